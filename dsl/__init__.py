@@ -1,0 +1,1 @@
+"""The thidua ruleset language: parser, AST, checker, compiler, evaluator, formatter, diff."""
