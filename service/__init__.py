@@ -1,0 +1,1 @@
+"""The thidua service side: the gRPC service, persistence, config, logging, CLI."""
