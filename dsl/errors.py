@@ -8,8 +8,9 @@ from these same objects.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from dsl.nodes import Span
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as _dt
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TypeAlias, Union
+from typing import TypeAlias
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +44,7 @@ NO_SPAN = Span(0, 0, 0, 0)
 
 
 def _span() -> Span:
-    return field(default=NO_SPAN, compare=False, repr=False, kw_only=True)  # type: ignore[return-value]
+    return field(default=NO_SPAN, compare=False, repr=False, kw_only=True)
 
 
 # ---------------------------------------------------------------- expressions
@@ -210,25 +210,25 @@ class RecordValue:
     span: Span = _span()
 
 
-Expr: TypeAlias = Union[
-    Number,
-    DateLit,
-    BoolLit,
-    StringLit,
-    Name,
-    Attribute,
-    EnumValue,
-    FieldRef,
-    Unary,
-    Binary,
-    InList,
-    IfExpr,
-    Table,
-    Call,
-    ListAgg,
-    ListValue,
-    RecordValue,
-]
+Expr: TypeAlias = (
+    Number
+    | DateLit
+    | BoolLit
+    | StringLit
+    | Name
+    | Attribute
+    | EnumValue
+    | FieldRef
+    | Unary
+    | Binary
+    | InList
+    | IfExpr
+    | Table
+    | Call
+    | ListAgg
+    | ListValue
+    | RecordValue
+)
 
 
 # ---------------------------------------------------------------------- types
@@ -263,7 +263,7 @@ class ListType:
     span: Span = _span()
 
 
-TypeExpr: TypeAlias = Union[SimpleType, EnumType, ListType]
+TypeExpr: TypeAlias = SimpleType | EnumType | ListType
 
 
 # ---------------------------------------------------------------- declarations
@@ -447,7 +447,7 @@ class FirstOfPick:
     span: Span = _span()
 
 
-Pick: TypeAlias = Union[RefPick, NextAfterPick, FirstOfPick]
+Pick: TypeAlias = RefPick | NextAfterPick | FirstOfPick
 
 
 @dataclass(frozen=True, slots=True)
@@ -504,23 +504,23 @@ class Test:
     span: Span = _span()
 
 
-Item: TypeAlias = Union[
-    Description,
-    Effective,
-    Rounding,
-    Input,
-    Let,
-    Group,
-    Bonus,
-    Penalty,
-    ScoreDef,
-    Classify,
-    Ranking,
-    Title,
-    Rotation,
-    Remove,
-    Test,
-]
+Item: TypeAlias = (
+    Description
+    | Effective
+    | Rounding
+    | Input
+    | Let
+    | Group
+    | Bonus
+    | Penalty
+    | ScoreDef
+    | Classify
+    | Ranking
+    | Title
+    | Rotation
+    | Remove
+    | Test
+)
 
 
 @dataclass(frozen=True, slots=True)

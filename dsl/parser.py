@@ -34,10 +34,57 @@ PICK_SCOPES = ("current", "elected")
 PICK_SOURCES = ("ranking", "members")
 #: Words that can never be declared names: they start or glue constructs.
 RESERVED = frozenset(
-    """ruleset version extends description effective to rounding input let group bonus penalty
-    criterion max classify when unless otherwise ranking by title require quota rotation
-    remove test for given expect if then else and or not in where of table true false
-    default enum list next after first asc desc""".split()
+    [
+        "ruleset",
+        "version",
+        "extends",
+        "description",
+        "effective",
+        "to",
+        "rounding",
+        "input",
+        "let",
+        "group",
+        "bonus",
+        "penalty",
+        "criterion",
+        "max",
+        "classify",
+        "when",
+        "unless",
+        "otherwise",
+        "ranking",
+        "by",
+        "title",
+        "require",
+        "quota",
+        "rotation",
+        "remove",
+        "test",
+        "for",
+        "given",
+        "expect",
+        "if",
+        "then",
+        "else",
+        "and",
+        "or",
+        "not",
+        "in",
+        "where",
+        "of",
+        "table",
+        "true",
+        "false",
+        "default",
+        "enum",
+        "list",
+        "next",
+        "after",
+        "first",
+        "asc",
+        "desc",
+    ]
 )
 
 
@@ -96,7 +143,7 @@ def parse(text: str, path: str = "<string>") -> n.SourceFile:
 
 def parse_expr(text: str, path: str = "<expr>") -> n.Expr:
     """Parse a single expression (used by tools and tests): wraps it in a `let`."""
-    wrapped = f"ruleset _ version \"0\" {{ let _ =\n{text}\n}}"
+    wrapped = f'ruleset _ version "0" {{ let _ =\n{text}\n}}'
     sf = parse(wrapped, path)
     assert sf.ruleset is not None
     let = sf.ruleset.items[0]
@@ -174,7 +221,8 @@ def _join_words(words: list[str]) -> str:
 
 def _previous_token(text: str, line: int, column: int) -> str | None:
     lines = text.splitlines()
-    before = "\n".join(lines[: line - 1] + [lines[line - 1][: column - 1] if line - 1 < len(lines) else ""])
+    current = lines[line - 1][: column - 1] if line - 1 < len(lines) else ""
+    before = "\n".join([*lines[: line - 1], current])
     before = re.sub(r"#[^\n]*", "", before).rstrip()
     m = re.search(r'("(?:[^"\\\n]|\\.)*"|[\w%.-]+|==|!=|<=|>=|\.\.|\S)$', before)
     return m.group(1) if m else None
@@ -193,7 +241,8 @@ def _syntax_diagnostic(exc: lark.exceptions.UnexpectedInput, text: str, path: st
         lines = text.splitlines() or [""]
         line, column = len(lines), len(lines[-1]) + 1
     if isinstance(exc, lark.exceptions.UnexpectedCharacters):
-        ch = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else ""
+        pos = exc.pos_in_stream or 0
+        ch = text[pos] if pos < len(text) else ""
         if ch == '"':
             msg = 'unterminated text: a `"` without its closing `"` on the same line'
         else:
