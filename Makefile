@@ -63,3 +63,35 @@ bench-install: $(BENCH_STAMP)
 $(BENCH_STAMP): requirements-bench.lock $(STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-bench.lock
 	touch $@
+
+# --------------------------------------------------------------------------- gRPC service
+#   make protos         regenerate service/gen/ from protos/thidua/v1/*.proto (commit the result)
+#   make lint-protos    buf lint over protos/ (buf comes from npm, cached outside the tree)
+#   make serve          the gRPC service on 127.0.0.1:50051 with the bundled rulesets/
+#   make demo           start the service, decide the bundled khoi3 2023 bloc through the API, stop it
+# npm tools (buf, and @grpc/grpc-js for the interop test) are pinned in
+# protos/package.json + package-lock.json and installed into NPM_TOOLS.
+NPM_TOOLS ?= $(HOME)/.cache/thidua/npm
+NPM_STAMP := $(NPM_TOOLS)/.installed-$(shell cat protos/package-lock.json 2>/dev/null | cksum | cut -d' ' -f1)
+
+.PHONY: protos lint-protos npm-tools serve demo
+
+protos: install
+	$(BIN)/python -m service.protogen
+
+npm-tools: $(NPM_STAMP)
+
+$(NPM_STAMP): protos/package.json protos/package-lock.json
+	mkdir -p $(NPM_TOOLS)
+	cp protos/package.json protos/package-lock.json $(NPM_TOOLS)/
+	cd $(NPM_TOOLS) && npm ci --no-audit --no-fund --silent
+	touch $@
+
+lint-protos: $(NPM_STAMP)
+	$(NPM_TOOLS)/node_modules/.bin/buf lint
+
+serve: install
+	$(BIN)/thidua serve --address 127.0.0.1:50051 --rulesets rulesets
+
+demo: install
+	$(BIN)/python -m service.demo --rulesets rulesets --case rulesets/khoi3/cases/2023.json
