@@ -1,0 +1,265 @@
+"""The file registry: rulesets published as ``<dir>/<name>/<version>.rules``.
+
+This module owns finding a ruleset by reference — ``NAME@VERSION``,
+``NAME@latest``, ``NAME`` with an as-of date, or a file path — loading its
+``extends`` chain (`dsl.inherit`), and the one function every command uses to
+turn a RULESET argument into a compiled ruleset: `resolve_ruleset_arg`.
+
+Every file in the folder counts as published (draft/published/retired
+statuses live in the database registry, `service.db`). The folder is, in
+order: an explicit ``rulesets_dir``, the ``THIDUA_RULESETS`` environment
+variable, ``rulesets/`` under the current directory.
+
+A parent named by ``extends`` is looked for first beside the child's own
+folder (``<child's folder>/../NAME/VERSION.rules``, so a checkout being edited
+is consistent with itself), then in the registry.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import threading
+from dataclasses import dataclass
+from difflib import get_close_matches
+from pathlib import Path
+
+from dsl import nodes as n
+from dsl.errors import ERROR, Diagnostic, FieldViolation, InputError, NotFoundError, RulesetError
+from dsl.inherit import ResolvedRuleset, resolve
+from dsl.parser import normalize, parse
+from dsl.versions import invalid_version_reason, sort_versions
+
+ENV_VAR = "THIDUA_RULESETS"
+DEFAULT_DIR = "rulesets"
+SUFFIX = ".rules"
+LATEST = "latest"
+
+_REF_RE = re.compile(r"^(?P<name>[^\W\d]\w*)(@(?P<version>[^@\s/\\]+))?$")
+
+
+def rulesets_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """The registry folder: ``explicit``, else ``$THIDUA_RULESETS``, else ``./rulesets``."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get(ENV_VAR)
+    return Path(env) if env else Path(DEFAULT_DIR)
+
+
+@dataclass(frozen=True, slots=True)
+class RulesetRef:
+    """A reference by name: ``version`` is a version, ``"latest"``, or None (latest / as-of)."""
+
+    name: str
+    version: str | None
+
+    def __str__(self) -> str:
+        return self.name if self.version is None else f"{self.name}@{self.version}"
+
+
+def parse_ref(text: str) -> RulesetRef | None:
+    """``NAME``, ``NAME@VERSION`` or ``NAME@latest`` as a reference; None when ``text`` is none of them."""
+    m = _REF_RE.match(normalize(text.strip()))
+    if m is None:
+        return None
+    return RulesetRef(m["name"], m["version"])
+
+
+def looks_like_path(arg: str) -> bool:
+    """Whether a RULESET argument names a file rather than a registry reference."""
+    return arg.endswith(SUFFIX) or "/" in arg or os.sep in arg or Path(arg).is_file()
+
+
+class Registry:
+    """Rulesets under one folder. Parsed files are cached by path and modification time."""
+
+    def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
+        self.root = rulesets_dir(root)
+        self._cache: dict[Path, tuple[int, n.SourceFile]] = {}
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------ listing
+    def names(self) -> list[str]:
+        """Every ruleset name with at least one version, sorted."""
+        if not self.root.is_dir():
+            return []
+        return sorted(
+            normalize(d.name) for d in self.root.iterdir() if d.is_dir() and any(d.glob(f"*{SUFFIX}"))
+        )
+
+    def versions(self, name: str) -> list[str]:
+        """The versions of ``name`` present as files, oldest first (empty when there are none)."""
+        folder = self.root / name
+        if not folder.is_dir():
+            return []
+        found = [
+            normalize(p.name[: -len(SUFFIX)])
+            for p in folder.iterdir()
+            if p.is_file() and p.name.endswith(SUFFIX)
+        ]
+        return sort_versions(v for v in found if invalid_version_reason(v) is None)
+
+    def path_of(self, name: str, version: str) -> Path:
+        return self.root / name / f"{version}{SUFFIX}"
+
+    # ------------------------------------------------------------ lookups
+    def latest(self, name: str) -> str:
+        """The highest version of ``name``. Raises `NotFoundError`."""
+        versions = self.versions(name)
+        if not versions:
+            raise NotFoundError(self._no_such_name(name))
+        return versions[-1]
+
+    def as_of(self, name: str, date: dt.date) -> str:
+        """The highest version of ``name`` whose (resolved) ``effective`` period contains ``date``."""
+        versions = self.versions(name)
+        if not versions:
+            raise NotFoundError(self._no_such_name(name))
+        for version in reversed(versions):
+            effective = self.resolve(name, version).ruleset.first(n.Effective)
+            if effective is not None and effective.start <= date <= effective.end:
+                return str(version)
+        raise NotFoundError(
+            f"no version of ruleset '{name}' is effective on {date.isoformat()} "
+            f"(versions: {', '.join(versions)})"
+        )
+
+    def pick_version(self, ref: RulesetRef, as_of: dt.date | None = None) -> str:
+        """The concrete version a reference means. Raises `NotFoundError` / `InputError`."""
+        if ref.version is not None and as_of is not None:
+            raise InputError(
+                [
+                    FieldViolation(
+                        "as_of", f"'{ref}' already names a version; give either a version or a date"
+                    )
+                ],
+                "ruleset reference",
+            )
+        if as_of is not None:
+            return self.as_of(ref.name, as_of)
+        if ref.version is None or ref.version == LATEST:
+            return self.latest(ref.name)
+        return ref.version
+
+    def load(self, name: str, version: str) -> n.SourceFile:
+        """Parse one version's file (unresolved). Raises `NotFoundError` or `RulesetError`."""
+        reason = invalid_version_reason(version)
+        if reason is not None:
+            raise NotFoundError(reason)
+        path = self.path_of(name, version)
+        if not path.is_file():
+            raise NotFoundError(self._no_such_version(name, version))
+        return self._parse_registered(path, name, version)
+
+    def resolve(self, name: str, version: str) -> ResolvedRuleset:
+        """One version with its ``extends`` chain resolved."""
+        return resolve(self.load(name, version), self._parent_loader)
+
+    def resolve_ref(self, ref: RulesetRef, as_of: dt.date | None = None) -> ResolvedRuleset:
+        return self.resolve(ref.name, self.pick_version(ref, as_of))
+
+    def resolve_file(self, path: str | os.PathLike[str]) -> ResolvedRuleset:
+        """A ruleset file anywhere, its parents found beside it or in the registry."""
+        return resolve(self._parse(Path(path)), self._parent_loader)
+
+    def resolve_text(self, text: str, path: str = "<candidate>") -> ResolvedRuleset:
+        """Ruleset source given as text (a candidate not yet in any folder)."""
+        return resolve(parse(text, path), self._parent_loader)
+
+    # ------------------------------------------------------------ internals
+    def _parent_loader(self, name: str, version: str, child: n.SourceFile) -> n.SourceFile:
+        beside = Path(child.path).parent.parent / name / f"{version}{SUFFIX}"
+        if child.path and not child.path.startswith("<") and beside.is_file():
+            return self._parse_registered(beside, name, version)
+        return self.load(name, version)
+
+    def _parse(self, path: Path) -> n.SourceFile:
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            raise NotFoundError(f"no such ruleset file: {path}") from None
+        with self._lock:
+            hit = self._cache.get(path)
+            if hit is not None and hit[0] == stat.st_mtime_ns:
+                return hit[1]
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise RulesetError(
+                [
+                    Diagnostic(
+                        ERROR, f"the file is not UTF-8 text ({exc.reason})", n.Span(1, 1, 1, 2, str(path))
+                    )
+                ]
+            ) from None
+        sf = parse(text, str(path))
+        with self._lock:
+            self._cache[path] = (stat.st_mtime_ns, sf)
+        return sf
+
+    def _parse_registered(self, path: Path, name: str, version: str) -> n.SourceFile:
+        """Parse a file at ``<name>/<version>.rules`` and check it declares that name and version."""
+        sf = self._parse(path)
+        rs = sf.ruleset
+        if rs is None:
+            raise RulesetError(
+                [
+                    Diagnostic(
+                        ERROR, "the file declares no ruleset", n.Span(1, 1, 1, 2, str(path)), "no-ruleset"
+                    )
+                ],
+                sf.source,
+            )
+        if (rs.name, rs.version) != (name, version):
+            header = n.Span(rs.span.line, rs.span.column, rs.span.line, rs.span.column + 7, str(path))
+            raise RulesetError(
+                [
+                    Diagnostic(
+                        ERROR,
+                        f"the file {name}/{version}{SUFFIX} declares ruleset {rs.name} version "
+                        f'"{rs.version}"; a registry file must declare the name and version of its path',
+                        header,
+                        "registry-mismatch",
+                        f"rename the file to {rs.name}/{rs.version}{SUFFIX} or fix the declaration",
+                    )
+                ],
+                sf.source,
+            )
+        return sf
+
+    def _no_such_name(self, name: str) -> str:
+        known = self.names()
+        close = get_close_matches(name, known, n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        return f"no ruleset named '{name}' in {self.root}{hint}"
+
+    def _no_such_version(self, name: str, version: str) -> str:
+        versions = self.versions(name)
+        if not versions:
+            return self._no_such_name(name)
+        return f"ruleset '{name}' has no version '{version}' in {self.root} (versions: {', '.join(versions)})"
+
+
+def load_resolved_arg(
+    arg: str,
+    *,
+    rulesets_dir: str | os.PathLike[str] | None = None,
+    as_of: dt.date | None = None,
+    registry: Registry | None = None,
+) -> ResolvedRuleset:
+    """A RULESET argument (path, ``NAME@VERSION``, ``NAME@latest``, ``NAME`` [+ as-of]) resolved, not compiled."""
+    reg = registry if registry is not None else Registry(rulesets_dir)
+    if looks_like_path(arg):
+        if as_of is not None:
+            raise InputError(
+                [FieldViolation("as_of", f"'{arg}' is a file; --as-of picks a version from the registry")],
+                "ruleset reference",
+            )
+        return reg.resolve_file(arg)
+    ref = parse_ref(arg)
+    if ref is None:
+        raise NotFoundError(
+            f"'{arg}' is neither a ruleset file nor a reference like NAME@VERSION, NAME@latest or NAME"
+        )
+    return reg.resolve_ref(ref, as_of)
