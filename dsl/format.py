@@ -9,7 +9,11 @@ the author wrote (``70%`` stays ``70%``), and every comment is put back.
 
 from __future__ import annotations
 
+import bisect
+
 from dsl import nodes as n
+from dsl.errors import RulesetError, ThiduaError
+from dsl.parser import parse
 
 # Binding strength, loosest first; a child printed where the grammar expects at
 # least ``need`` is parenthesized when its own strength is lower.
@@ -295,3 +299,524 @@ def format_expr(expr: n.Expr) -> str:
     w.line(0)
     _Printer(w).expr(expr, IF, 0)
     return "\n".join(" " * line.indent + line.text for line in w.lines)
+
+
+# ------------------------------------------------------------- declarations
+
+#: Labels line up in a column after the longest item of a run, unless an item's
+#: text is longer than this — then that one label follows two spaces.
+ALIGN_LIMIT = 50
+
+#: Items of these kinds sit together without blank lines between them; every
+#: other item (a block) is separated from its neighbours by a blank line.
+_RUN_SECTIONS = {
+    n.Description: "header",
+    n.Effective: "header",
+    n.Rounding: "header",
+    n.Input: "input",
+    n.Let: "let",
+    n.ScoreDef: "score",
+    n.Ranking: "ranking",
+    n.Remove: "remove",
+}
+
+
+class _FilePrinter(_Printer):
+    """Declarations, blocks and whole files."""
+
+    def source_file(self, sf: n.SourceFile) -> None:
+        if sf.ruleset is not None:
+            self.ruleset(sf.ruleset)
+        for test in sf.tests:
+            self.w.blank()
+            self.test(test, 0)
+
+    def ruleset(self, r: n.Ruleset) -> None:
+        w = self.w
+        key = w.begin(_key(r), r.span, "block")
+        w.line(0, key)
+        w.put(f"ruleset {r.name} version {escape_string(r.version)}")
+        if r.parent is not None:
+            w.put(f" extends {r.parent.name} version {escape_string(r.parent.version)}")
+        w.put(" {")
+        previous: str | None = None
+        items = list(r.items)
+        i = 0
+        while i < len(items):
+            item = items[i]
+            section = _RUN_SECTIONS.get(type(item), "block")
+            if previous is not None and (section != previous or section == "block"):
+                w.blank()
+            previous = section
+            if isinstance(item, n.Input):
+                run: list[n.Input] = []
+                while i < len(items) and isinstance(items[i], n.Input):
+                    run.append(items[i])  # type: ignore[arg-type]
+                    i += 1
+                self.inputs(run, 2)
+                continue
+            self.item(item, 2)
+            i += 1
+        w.close(r, r.span, 0, 2)
+        w.end()
+
+    def _simple(self, node: n.Item, indent: int, text: str) -> None:
+        key = self.w.begin(_key(node), node.span)
+        self.w.line(indent, key)
+        self.w.put(text)
+        self.w.end()
+
+    def item(self, item: n.Item, indent: int) -> None:
+        w = self.w
+        if isinstance(item, n.Description):
+            self._simple(item, indent, f"description {escape_string(item.text)}")
+        elif isinstance(item, n.Effective):
+            self._simple(item, indent, f"effective {item.start.isoformat()} to {item.end.isoformat()}")
+        elif isinstance(item, n.Rounding):
+            self._simple(item, indent, f"rounding {item.places} {item.mode}")
+        elif isinstance(item, n.Remove):
+            self._simple(item, indent, f"remove {item.kind} {item.name}")
+        elif isinstance(item, n.Input):
+            self.inputs([item], indent)
+        elif isinstance(item, n.Let):
+            key = w.begin(_key(item), item.span)
+            w.line(indent, key)
+            w.put(f"let {item.name}")
+            self.assigned(item.expr, indent)
+            w.end()
+        elif isinstance(item, n.ScoreDef):
+            key = w.begin(_key(item), item.span)
+            w.line(indent, key)
+            w.put("score")
+            self.assigned(item.expr, indent)
+            w.end()
+        elif isinstance(item, n.Group):
+            self.block(item, indent, f"group {item.name} {escape_string(item.label)} max {item.max.text}")
+        elif isinstance(item, n.Bonus):
+            self.block(item, indent, f"bonus {escape_string(item.label)} max {item.max.text}")
+        elif isinstance(item, n.Penalty):
+            cap = f" max {item.max.text}" if item.max is not None else ""
+            self.block(item, indent, f"penalty {escape_string(item.label)}{cap}")
+        elif isinstance(item, n.Classify):
+            self.classify(item, indent)
+        elif isinstance(item, n.Ranking):
+            key = w.begin(_key(item), item.span)
+            w.line(indent, key)
+            w.put("ranking by ")
+            self.sort_keys(item.keys, indent)
+            w.end()
+        elif isinstance(item, n.Title):
+            self.title(item, indent)
+        elif isinstance(item, n.Rotation):
+            self.rotation(item, indent)
+        elif isinstance(item, n.Test):
+            self.test(item, indent)
+        else:  # pragma: no cover - every Item kind is handled above
+            raise TypeError(f"cannot format {type(item).__name__}")
+
+    def assigned(self, expr: n.Expr, indent: int) -> None:
+        """`` = EXPR``; a table that is the whole expression starts on its own line."""
+        if isinstance(expr, n.Table):
+            self.w.put(" =")
+            self.w.line(indent + 2)
+            self.expr(expr, IF, indent + 2)
+        else:
+            self.w.put(" = ")
+            self.expr(expr, IF, indent)
+
+    def _labelled(self, rows: list[tuple[int, int, str | None]]) -> None:
+        """Append each row's label (line range first..last) aligned in one column."""
+        lines = self.w.lines
+        widths = [
+            len(lines[first].text) for first, last, label in rows if first == last and label is not None
+        ]
+        fitting = [width for width in widths if width <= ALIGN_LIMIT]
+        column = max(fitting) + 2 if fitting else 0
+        for first, last, label in rows:
+            if label is None:
+                continue
+            line = lines[last]
+            width = len(line.text)
+            pad = column - width if first == last and width <= ALIGN_LIMIT else 2
+            line.text += " " * pad + escape_string(label)
+
+    def inputs(self, run: list[n.Input], indent: int) -> None:
+        w = self.w
+        rows: list[tuple[int, int, str | None]] = []
+        for inp in run:
+            key = w.begin(_key(inp), inp.span)
+            w.line(indent, key)
+            first = len(w.lines) - 1
+            w.put(f"input {inp.name}: ")
+            self.type_expr(inp.type)
+            c = inp.constraint
+            if c is not None:
+                if c.op == "in" and c.high is not None:
+                    w.put(" in ")
+                    self.expr(c.low, SUM, indent)
+                    w.put("..")
+                    self.expr(c.high, SUM, indent)
+                else:
+                    w.put(f" {c.op} ")
+                    self.expr(c.low, SUM, indent)
+            if inp.default is not None:
+                w.put(" default ")
+                self.expr(inp.default, IF, indent)
+            w.end()
+            rows.append((first, len(w.lines) - 1, inp.label))
+        self._labelled(rows)
+
+    def type_expr(self, t: n.TypeExpr) -> None:
+        w = self.w
+        if isinstance(t, n.SimpleType):
+            w.put(t.name)
+        elif isinstance(t, n.EnumType):
+            w.put(f"enum({', '.join(t.values)})")
+        else:
+            w.put("list of { ")
+            for i, f in enumerate(t.fields):
+                if i:
+                    w.put(", ")
+                w.put(f"{f.name}: ")
+                self.type_expr(f.type)
+            w.put(" }")
+
+    def criterion(self, c: n.Criterion, indent: int) -> None:
+        w = self.w
+        key = w.begin(_key(c), c.span)
+        w.line(indent, key)
+        w.put(f"criterion {c.name} {escape_string(c.label)}")
+        if c.max is not None:
+            w.put(f" max {c.max.text}")
+        self.assigned(c.expr, indent)
+        w.end()
+
+    def block(self, node: n.Group | n.Bonus | n.Penalty, indent: int, head: str) -> None:
+        w = self.w
+        key = w.begin(_key(node), node.span, "block")
+        w.line(indent, key)
+        w.put(head + " {")
+        for c in node.criteria:
+            self.criterion(c, indent + 2)
+        w.close(node, node.span, indent, indent + 2)
+        w.end()
+
+    def classify(self, cl: n.Classify, indent: int) -> None:
+        w = self.w
+        key = w.begin(_key(cl), cl.span, "block")
+        w.line(indent, key)
+        w.put("classify {")
+        inner = indent + 2
+        for level in cl.levels:
+            lkey = w.begin(_key(level), level.span)
+            w.line(inner, lkey)
+            w.put(f"level {level.name} {escape_string(level.label)}")
+            if level.when is None:
+                w.put(" otherwise")
+            else:
+                w.put(" when ")
+                self.expr(level.when, IF, inner)
+                if level.unless is not None:
+                    w.put(" unless ")
+                    self.expr(level.unless, IF, inner)
+            w.end()
+        w.close(cl, cl.span, indent, inner)
+        w.end()
+
+    def sort_keys(self, keys: tuple[n.SortKey, ...], indent: int) -> None:
+        for i, k in enumerate(keys):
+            if i:
+                self.w.put(", ")
+            self.expr(k.expr, IF, indent)
+            self.w.put(" desc" if k.descending else " asc")
+
+    def title(self, t: n.Title, indent: int) -> None:
+        w = self.w
+        key = w.begin(_key(t), t.span, "block")
+        w.line(indent, key)
+        w.put(f"title {t.name} {escape_string(t.label)} {{")
+        inner = indent + 2
+        rows: list[tuple[int, int, str | None]] = []
+        for req in t.requires:
+            rkey = w.begin(_key(req), req.span)
+            w.line(inner, rkey)
+            first = len(w.lines) - 1
+            w.put("require ")
+            self.expr(req.expr, IF, inner)
+            w.end()
+            rows.append((first, len(w.lines) - 1, req.reason))
+        self._labelled(rows)
+        if t.quota is not None:
+            self._simple_quota(t.quota, inner)
+        if t.rank_by:
+            span = _covering(t.rank_by[0].span, t.rank_by[-1].span)
+            rkey = w.begin(("rank_by", id(t)), span)
+            w.line(inner, rkey)
+            w.put("rank by ")
+            self.sort_keys(t.rank_by, inner)
+            w.end()
+        w.close(t, t.span, indent, inner)
+        w.end()
+
+    def _simple_quota(self, q: n.Quota, indent: int) -> None:
+        key = self.w.begin(_key(q), q.span)
+        self.w.line(indent, key)
+        self.w.put(f"quota {q.text}")
+        self.w.end()
+
+    def rotation(self, rot: n.Rotation, indent: int) -> None:
+        w = self.w
+        key = w.begin(_key(rot), rot.span, "block")
+        w.line(indent, key)
+        w.put("rotation {")
+        inner = indent + 2
+        for rule in rot.rules:
+            head_end = rule.picks[0].span.end_line if rule.picks else None
+            rkey = w.begin(_key(rule), rule.span, "rule", head_end)
+            w.line(inner, rkey)
+            w.put(f"{rule.role} = ")
+            # `else` lines up under the first alternative: one alternative per line.
+            cont = inner + len(rule.role) + 3
+            for i, pick in enumerate(rule.picks):
+                if i:
+                    pkey = w.begin(_key(pick), pick.span)
+                    w.line(cont, pkey)
+                    w.put("else ")
+                self.pick(pick, cont if i else inner)
+                if i:
+                    w.end()
+            w.end()
+        w.close(rot, rot.span, indent, inner)
+        w.end()
+
+    def pick(self, p: n.Pick, indent: int) -> None:
+        w = self.w
+        if isinstance(p, n.RefPick):
+            w.put(f"{p.scope}.{p.role}")
+            return
+        if isinstance(p, n.NextAfterPick):
+            w.put("next after ")
+            self.expr(p.anchor, SUM, indent)
+        else:
+            w.put(f"first of {p.source}")
+        if p.where is not None:
+            w.put(" where ")
+            self.expr(p.where, IF, indent)
+
+    def test(self, t: n.Test, indent: int) -> None:
+        w = self.w
+        key = w.begin(_key(t), t.span, "block")
+        w.line(indent, key)
+        w.put(f"test {escape_string(t.label)}")
+        if t.target is not None:
+            w.put(f" for {t.target[0]} version {escape_string(t.target[1])}")
+        w.put(" {")
+        inner = indent + 2
+        if t.given:
+            w.line(inner)
+            w.put("given {")
+            for g in t.given:
+                gkey = w.begin(_key(g), g.span)
+                w.line(inner + 2, gkey)
+                w.put(f"{g.name} = ")
+                self.expr(g.value, IF, inner + 2)
+                w.end()
+            w.line(inner)
+            w.put("}")
+        for e in t.expects:
+            ekey = w.begin(_key(e), e.span)
+            w.line(inner, ekey)
+            w.put("expect ")
+            self.expr(e.expr, IF, inner)
+            w.end()
+        w.close(t, t.span, indent, inner)
+        w.end()
+
+
+def _covering(first: n.Span, last: n.Span) -> n.Span:
+    if first.line <= 0 or last.line <= 0:
+        return n.NO_SPAN
+    return n.Span(first.line, first.column, last.end_line, last.end_column, first.file)
+
+
+# ----------------------------------------------------------------- comments
+
+
+class _Placement:
+    """Where each comment goes: before an item, at the end of its first line, or at the end."""
+
+    def __init__(self) -> None:
+        self.leading: dict[Key, list[n.Comment]] = {}
+        self.trailing: dict[Key, n.Comment] = {}
+        self.eof: list[n.Comment] = []
+
+    def lead(self, anchor: _Anchor | None, comment: n.Comment) -> None:
+        if anchor is None:
+            self.eof.append(comment)
+        else:
+            self.leading.setdefault(anchor.key, []).append(comment)
+
+
+class _SourceIndex:
+    """Positions in the original text: which lines hold code before a comment, where blocks open."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.lines = source.split("\n")
+        self.offsets: list[int] = []
+        pos = 0
+        for line in self.lines:
+            self.offsets.append(pos)
+            pos += len(line) + 1
+
+    def code_before(self, comment: n.Comment) -> bool:
+        if not 1 <= comment.line <= len(self.lines):
+            return False
+        return bool(self.lines[comment.line - 1][: comment.column - 1].strip())
+
+    def brace_line(self, line: int, column: int) -> int | None:
+        """The line of the first ``{`` at or after (line, column), outside texts and comments."""
+        if not 1 <= line <= len(self.lines):
+            return None
+        src = self.source
+        i = self.offsets[line - 1] + column - 1
+        in_string = False
+        while i < len(src):
+            c = src[i]
+            if in_string:
+                if c == "\\":
+                    i += 1
+                elif c == '"' or c == "\n":
+                    in_string = False
+            elif c == '"':
+                in_string = True
+            elif c == "#":
+                nl = src.find("\n", i)
+                if nl < 0:
+                    return None
+                i = nl
+                continue
+            elif c == "{":
+                return src.count("\n", 0, i) + 1
+            i += 1
+        return None
+
+
+def _place_comments(comments: tuple[n.Comment, ...], anchors: list[_Anchor], source: str) -> _Placement:
+    """Decide, for every comment, the item it belongs to (docs/formatting.md, "Comments")."""
+    placed = _Placement()
+    if not comments:
+        return placed
+    index = _SourceIndex(source)
+    ordered = sorted(anchors, key=lambda a: (a.start, a.column, a.order))
+    positions = [(a.start, a.column) for a in ordered]
+    starts = [a.start for a in ordered]
+
+    def head_end(a: _Anchor) -> int:
+        if a.head_end is None:
+            a.head_end = index.brace_line(a.start, a.column) or a.start
+        return a.head_end
+
+    def containing(line: int, before: int) -> _Anchor | None:
+        """The innermost anchor that starts before ``before`` and spans ``line``."""
+        i = bisect.bisect_left(positions, (before, 0)) - 1
+        a = ordered[i] if i >= 0 else None
+        while a is not None and a.end < line:
+            a = anchors[a.parent] if a.parent is not None else None
+        return a
+
+    def next_after(line: int) -> _Anchor | None:
+        i = bisect.bisect_right(starts, line)
+        return ordered[i] if i < len(ordered) else None
+
+    for comment in sorted(comments, key=lambda c: (c.line, c.column)):
+        line = comment.line
+        if not index.code_before(comment):
+            outer = containing(line, line)
+            if outer is None:
+                placed.lead(next_after(line), comment)
+            elif outer.first_child is None or line <= head_end(outer):
+                placed.lead(outer, comment)
+            else:
+                follower = next_after(line)
+                placed.lead(
+                    follower if follower is not None and follower.start <= outer.end else outer, comment
+                )
+            continue
+        i = bisect.bisect_left(positions, (line, comment.column)) - 1
+        if i < 0:
+            placed.lead(next_after(line), comment)
+            continue
+        owner = ordered[i]
+        if owner.end < line:
+            # Code on this line belongs to an enclosing item that continues after ``owner``.
+            outer = containing(line, line + 1)
+            placed.lead(outer if outer is not None else owner, comment)
+            continue
+        if owner.first_child is None:
+            on_own_line = owner.end == line
+        else:
+            on_own_line = line <= head_end(owner)
+        if on_own_line and owner.key not in placed.trailing:
+            placed.trailing[owner.key] = comment
+        else:
+            placed.lead(owner, comment)
+    return placed
+
+
+# ------------------------------------------------------------------ files
+
+
+def format_source(sf: n.SourceFile) -> str:
+    """A parsed file in canonical layout, comments included; ends with a newline unless empty."""
+    w = _Writer()
+    _FilePrinter(w).source_file(sf)
+    placed = _place_comments(sf.comments, w.anchors, sf.source)
+    out: list[str] = []
+    used: set[Key] = set()
+    for line in w.lines:
+        if line.key is not None:
+            used.add(line.key)
+            for c in placed.leading.get(line.key, ()):
+                out.append(" " * line.comment_indent + c.text)
+        text = " " * line.indent + line.text if line.text else ""
+        trailing = placed.trailing.get(line.key) if line.key is not None else None
+        if trailing is not None:
+            text += "  " + trailing.text
+        out.append(text)
+    # Never drop a comment, even one whose item somehow printed no line of its own.
+    orphans = [c for key, cs in placed.leading.items() if key not in used for c in cs]
+    orphans += [c for key, c in placed.trailing.items() if key not in used]
+    out.extend(c.text for c in sorted([*orphans, *placed.eof], key=lambda c: (c.line, c.column)))
+    return "\n".join(out) + "\n" if out else ""
+
+
+class FormatError(ThiduaError):
+    """The formatter would have changed a file's meaning or lost a comment (a bug; nothing is written)."""
+
+
+def format_text(text: str, path: str = "<string>") -> str:
+    """Parse ``text`` and return it in canonical layout; raises `RulesetError` on syntax errors."""
+    return format_source(parse(text, path))
+
+
+def format_checked(text: str, path: str = "<string>") -> str:
+    """Like `format_text`, but proves the result parses to the same tree with the same comments.
+
+    Raises `FormatError` rather than return text that would change the ruleset's meaning.
+    """
+    before = parse(text, path)
+    result = format_source(before)
+    try:
+        after = parse(result, path)
+    except RulesetError as exc:
+        raise FormatError(
+            f"{path}: internal formatter error: the formatted text does not parse ({exc}); file left unchanged"
+        ) from None
+    if after != before:
+        raise FormatError(
+            f"{path}: internal formatter error: the formatted text means something else; file left unchanged"
+        )
+    if sorted(c.text for c in after.comments) != sorted(c.text for c in before.comments):
+        raise FormatError(f"{path}: internal formatter error: a comment would be lost; file left unchanged")
+    return result
