@@ -333,6 +333,8 @@ class ExprChecker:
         left, lt = self.expr(e.left, scope)
         right, rt = self.expr(e.right, scope)
         out = replace(e, left=left, right=right)
+        if e.op == "/" and rt.kind == "number":
+            self._divisor(e.right)
         if _is_bad(lt, rt):
             return out, t.ERROR
         if lt.kind != "number" or rt.kind != "number":
@@ -345,7 +347,6 @@ class ExprChecker:
             )
             return out, t.ERROR
         if e.op == "/":
-            self._divisor(e.right)
             return out, t.NUMBER
         return out, t.INT if lt.integral and rt.integral else t.NUMBER
 

@@ -103,13 +103,23 @@ class CheckedRuleset:
         return tuple(d for d in self.diagnostics if not d.is_error)
 
 
-def check(ruleset: n.Ruleset, *, source: str | None = None, tests: Sequence[n.Test] = ()) -> CheckedRuleset:
+def check(
+    ruleset: n.Ruleset,
+    *,
+    source: str | None = None,
+    tests: Sequence[n.Test] = (),
+    sources: Mapping[str, str] | None = None,
+) -> CheckedRuleset:
     """Check ``ruleset`` (and the trailing ``tests`` of its file); never raises for a bad ruleset.
 
     ``source`` (the file's text) lets diagnostics point at the declared name
-    rather than the start of its declaration.
+    rather than the start of its declaration; ``sources`` (file → text) does
+    the same for declarations inherited from other files.
     """
-    checker = _Checker(ruleset, source, tests)
+    texts = dict(sources or {})
+    if source is not None:
+        texts[ruleset.span.file] = source
+    checker = _Checker(ruleset, texts, tests)
     try:
         return checker.run()
     except RecursionError:
@@ -149,9 +159,10 @@ def require_ok(checked: CheckedRuleset, source: str | None) -> CheckedRuleset:
 class _Checker:
     """One run over one ruleset; holds the tables built once and the diagnostics."""
 
-    def __init__(self, ruleset: n.Ruleset, source: str | None, tests: Sequence[n.Test]) -> None:
+    def __init__(self, ruleset: n.Ruleset, sources: Mapping[str, str], tests: Sequence[n.Test]) -> None:
         self.ruleset = ruleset
-        self.lines = source.splitlines() if source is not None else None
+        self.sources = sources
+        self.line_cache: dict[str, list[str]] = {}
         self.trailing_tests = tuple(tests)
         self.diags: list[Diagnostic] = []
         self.symbols: dict[str, Symbol] = {}
@@ -218,10 +229,20 @@ class _Checker:
     def _warn(self, message: str, span: n.Span, code: str, hint: str | None = None) -> None:
         self.diags.append(Diagnostic(WARNING, message, span, code, hint))
 
+    def _line(self, span: n.Span) -> str | None:
+        """The source line a span starts on, when its file's text is known."""
+        lines = self.line_cache.get(span.file)
+        if lines is None:
+            text = self.sources.get(span.file)
+            if text is None:
+                return None
+            lines = self.line_cache[span.file] = text.splitlines()
+        return lines[span.line - 1] if 1 <= span.line <= len(lines) else None
+
     def _name_span(self, span: n.Span, name: str) -> n.Span:
         """The span of ``name`` inside a declaration that starts at ``span``."""
-        if self.lines is not None and 1 <= span.line <= len(self.lines):
-            line = self.lines[span.line - 1]
+        line = self._line(span)
+        if line is not None:
             m = re.compile(r"(?<!\w)" + re.escape(name) + r"(?!\w)").search(line, max(0, span.column - 1))
             if m is not None:
                 return n.Span(span.line, m.start() + 1, span.line, m.end() + 1, span.file)
@@ -231,12 +252,9 @@ class _Checker:
         """The first line of a (possibly multi-line) span."""
         if span.end_line == span.line:
             return span
-        width = (
-            len(self.lines[span.line - 1]) + 1
-            if self.lines and 0 < span.line <= len(self.lines)
-            else span.column + 1
-        )
-        return n.Span(span.line, span.column, span.line, max(width, span.column + 1), span.file)
+        line = self._line(span)
+        end = len(line) + 1 if line is not None else span.column + 1
+        return n.Span(span.line, span.column, span.line, max(end, span.column + 1), span.file)
 
     # --------------------------------------------------------- declarations
 

@@ -1,0 +1,176 @@
+"""``thidua check FILE… [--format text|json]``: parse, resolve and type-check rulesets.
+
+This module owns the command's arguments and its two outputs. Text: every
+diagnostic rendered as SPEC §1.10 shows (header, source line, caret) on
+stdout, then ``N errors, M warnings in K files`` on stderr. JSON (stdout):
+``{"files": [{"path": …, "diagnostics": [Diagnostic.to_dict()…]}],
+"errors": N, "warnings": M}``.
+
+A file that ``extends`` another is resolved first (`dsl.registry`: the parent
+is looked for beside the file, then in the registry folder); diagnostics about
+inherited declarations name the parent's file and show its line. Test blocks
+(inside the ruleset and after it) are checked too.
+
+Exit status: 0 no errors (warnings allowed); 1 any error; 2 a file that
+cannot be read (the others are still checked and reported).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dsl import nodes as n
+from dsl.checker import check
+from dsl.errors import ERROR, Diagnostic, NotFoundError, RulesetError, render
+from dsl.parser import normalize, parse
+
+EXIT_OK = 0
+EXIT_ERRORS = 1
+EXIT_USAGE = 2
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``check`` subcommand."""
+    p = subparsers.add_parser(
+        "check",
+        help="parse, resolve and type-check ruleset files",
+        description="Report every syntax error, unknown name, type error, cycle and warning "
+        "of each ruleset file (and of its test blocks).",
+    )
+    p.add_argument("files", nargs="+", metavar="FILE", help="ruleset files (.rules)")
+    p.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+    p.add_argument(
+        "--rulesets-dir",
+        default=None,
+        help="registry folder where `extends` parents are looked up (default: ./rulesets)",
+    )
+    p.set_defaults(func=run)
+
+
+@dataclass
+class FileReport:
+    """The diagnostics of one file and the texts needed to render them."""
+
+    path: str
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    sources: dict[str, str] = field(default_factory=dict)
+
+    def render(self) -> str:
+        return "\n".join(render(d, self.sources.get(d.span.file)) for d in self.diagnostics)
+
+
+def check_file(path: str, text: str, rulesets_dir: str | None = None) -> FileReport:
+    """Every diagnostic of one ruleset file (syntax, inheritance, checking)."""
+    text = normalize(text)
+    report = FileReport(path, sources={path: text})
+    try:
+        source_file = parse(text, path)
+    except RulesetError as exc:
+        report.diagnostics = list(exc.diagnostics)
+        return report
+    ruleset = source_file.ruleset
+    if ruleset is None:
+        report.diagnostics = [
+            Diagnostic(ERROR, "the file declares no ruleset", n.Span(1, 1, 1, 2, path), "no-ruleset")
+        ]
+        return report
+    if ruleset.parent is not None:
+        resolved = _resolve(path, ruleset, report, rulesets_dir)
+        if resolved is None:
+            return report
+        ruleset = resolved
+    checked = check(ruleset, source=text, tests=source_file.tests, sources=report.sources)
+    report.diagnostics = list(checked.diagnostics)
+    return report
+
+
+def _resolve(path: str, ruleset: n.Ruleset, report: FileReport, rulesets_dir: str | None) -> n.Ruleset | None:
+    from dsl.registry import Registry
+
+    assert ruleset.parent is not None
+    try:
+        resolved = Registry(rulesets_dir).resolve_file(path)
+    except NotFoundError as exc:
+        span = ruleset.parent.span
+        head = n.Span(
+            span.line,
+            span.column,
+            span.line,
+            span.end_column if span.end_line == span.line else span.column + 7,
+            path,
+        )
+        report.diagnostics = [Diagnostic(ERROR, f"cannot resolve `extends`: {exc.message}", head, "extends")]
+        return None
+    except RulesetError as exc:
+        report.diagnostics = list(exc.diagnostics)
+        if exc.source is not None and exc.diagnostics:
+            report.sources.setdefault(exc.diagnostics[0].span.file, exc.source)
+        return None
+    for file, text in resolved.sources.items():
+        report.sources.setdefault(file, text)
+    return resolved.ruleset
+
+
+def run(args: argparse.Namespace) -> int:
+    """The handler: returns the exit status."""
+    reports: list[FileReport] = []
+    unreadable = False
+    for path in args.files:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            reports.append(
+                FileReport(
+                    path,
+                    [
+                        Diagnostic(
+                            ERROR,
+                            f"the file is not UTF-8 text ({exc.reason})",
+                            n.Span(1, 1, 1, 2, path),
+                            "encoding",
+                        )
+                    ],
+                )
+            )
+            continue
+        except OSError as exc:
+            print(f"thidua check: cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
+            unreadable = True
+            continue
+        reports.append(check_file(path, text, args.rulesets_dir))
+    errors = sum(1 for r in reports for d in r.diagnostics if d.is_error)
+    warnings = sum(1 for r in reports for d in r.diagnostics if not d.is_error)
+    if args.format == "json":
+        _print_json(reports, errors, warnings)
+    else:
+        for report in reports:
+            if report.diagnostics:
+                print(report.render())
+        print(summary(errors, warnings, len(reports)), file=sys.stderr)
+    if unreadable:
+        return EXIT_USAGE
+    return EXIT_ERRORS if errors else EXIT_OK
+
+
+def summary(errors: int, warnings: int, files: int) -> str:
+    """``2 errors, 1 warning in 3 files``."""
+    return f"{_count(errors, 'error')}, {_count(warnings, 'warning')} in {_count(files, 'file')}"
+
+
+def _count(number: int, word: str) -> str:
+    return f"{number} {word}{'' if number == 1 else 's'}"
+
+
+def _print_json(reports: Sequence[FileReport], errors: int, warnings: int) -> None:
+    doc = {
+        "files": [{"path": r.path, "diagnostics": [d.to_dict() for d in r.diagnostics]} for r in reports],
+        "errors": errors,
+        "warnings": warnings,
+    }
+    print(json.dumps(doc, ensure_ascii=False, indent=2))
