@@ -1,0 +1,665 @@
+"""Checked ruleset → Python source → a compiled, immutable unit evaluator.
+
+This module owns code generation. Each ruleset becomes one small Python
+module of straight-line code: inputs loaded into locals, lets, criteria,
+groups, bonus, penalty, score and level computed in dependency order, each
+unit-level title requirement decided. Lazy constructs (``if``, ``table``,
+``and``/``or``, list aggregates) become ``if``/``for`` statements so nothing
+is evaluated that the ruleset would not evaluate.
+
+Ruleset text is data, never code: every value (numbers, strings, dates, enum
+values) reaches the generated code as a constant in the module's own
+namespace (``_k0``, ``_k1``…), names become prefixed locals (``v_members``,
+non-ASCII names numbered), and dictionary keys are written with ``repr`` of a
+plain identifier. The namespace has no builtins except the few handed in.
+
+Every generated line remembers which declaration produced it (`LineInfo`), so
+a decimal signal raised by generated code (division by zero) becomes an
+`EvaluationError` naming the criterion or let and its ruleset line. The
+source is registered in `linecache` as ``<ruleset NAME VERSION>`` for
+tracebacks and debuggers.
+"""
+
+from __future__ import annotations
+
+import decimal
+import linecache
+import types
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from dsl import nodes as n
+from dsl import runtime as rt
+from dsl.errors import Diagnostic, EvaluationError, RulesetError
+
+#: Above this length an expression is stored in a temporary, which keeps Python's
+#: parser far from its nesting limit on long sums.
+_HOIST_LENGTH = 300
+
+
+Failure = rt.Failure
+
+
+@dataclass(frozen=True, slots=True)
+class LineInfo:
+    """Which ruleset declaration a generated line belongs to."""
+
+    where: str
+    span: n.Span
+
+
+@dataclass
+class _Scope:
+    """Names visible while compiling one expression: record fields and whether titles are."""
+
+    fields: dict[str, str] = field(default_factory=dict)
+    titles: frozenset[str] = frozenset()
+
+
+class _Gen:
+    """Emits one function's lines; shared constants live in `_Module`."""
+
+    def __init__(self, module: _Module) -> None:
+        self.m = module
+        self.plan = module.plan
+        self.out: list[tuple[int, str, LineInfo]] = []
+        self.info = LineInfo("ruleset", n.NO_SPAN)
+        self.temps = 0
+
+    # ---- emission
+    def emit(self, indent: int, text: str) -> None:
+        self.out.append((indent, text, self.info))
+
+    def temp(self, prefix: str = "_t") -> str:
+        self.temps += 1
+        return f"{prefix}{self.temps}"
+
+    def take(self, mark: int) -> list[tuple[int, str, LineInfo]]:
+        lines = self.out[mark:]
+        del self.out[mark:]
+        return lines
+
+    def hoist(self, expr: str, indent: int) -> str:
+        if len(expr) <= _HOIST_LENGTH:
+            return expr
+        t = self.temp()
+        self.emit(indent, f"{t} = {expr}")
+        return t
+
+    # ---- expressions
+    def expr(self, e: n.Expr, ind: int, scope: _Scope) -> str:
+        """Python source for ``e``; may first emit statements at indentation ``ind``."""
+        m = self.m
+        if isinstance(e, n.Number):
+            return m.const(e.value)
+        if isinstance(e, n.BoolLit):
+            return "True" if e.value else "False"
+        if isinstance(e, (n.StringLit, n.DateLit)):
+            return m.const(e.value)
+        if isinstance(e, n.EnumValue):
+            return m.const(e.value)
+        if isinstance(e, n.FieldRef):
+            return self.field(e.name, scope, e.span)
+        if isinstance(e, n.Name):
+            return self.name(e, scope)
+        if isinstance(e, n.Unary):
+            inner = self.expr(e.operand, ind, scope)
+            return f"(not {inner})" if e.op == "not" else f"(-{inner})"
+        if isinstance(e, n.Binary):
+            return self.binary(e, ind, scope)
+        if isinstance(e, n.InList):
+            operand = self.expr(e.operand, ind, scope)
+            if all(
+                isinstance(o, (n.Number, n.StringLit, n.DateLit, n.EnumValue, n.BoolLit)) for o in e.options
+            ):
+                values = frozenset(rt_literal(o) for o in e.options)
+                return f"({operand} in {m.const(values)})"
+            opts = [self.expr(o, ind, scope) for o in e.options]
+            return self.hoist(f"({operand} in ({', '.join(opts)},))", ind)
+        if isinstance(e, n.IfExpr):
+            return self.if_expr(e, ind, scope)
+        if isinstance(e, n.Table):
+            return self.table(e, ind, scope, None)
+        if isinstance(e, n.Call):
+            return self.call(e, ind, scope)
+        if isinstance(e, n.ListAgg):
+            return self.list_agg(e, ind, scope)
+        raise self.m.error(f"{type(e).__name__.lower()} cannot appear in a scoring expression", e.span)
+
+    def field(self, name: str, scope: _Scope, span: n.Span) -> str:
+        rec = scope.fields.get(name)
+        if rec is None:
+            raise self.m.error(f"'{name}' is not a field of the records in scope", span)
+        return f"{rec}[{self.m.const(name)}]"
+
+    def name(self, e: n.Name, scope: _Scope) -> str:
+        if e.id in scope.fields:
+            return self.field(e.id, scope, e.span)
+        if e.id in scope.titles:
+            return self.m.title_var(e.id)
+        kind = self.plan.kinds.get(e.id)
+        if kind is not None:
+            return self.m.var(e.id)
+        if e.id in self.plan.enum_values:
+            return self.m.const(e.id)
+        raise self.m.error(f"unknown name '{e.id}'", e.span)
+
+    def binary(self, e: n.Binary, ind: int, scope: _Scope) -> str:
+        left = self.expr(e.left, ind, scope)
+        if e.op in ("and", "or"):
+            mark = len(self.out)
+            right = self.expr(e.right, ind + 1, scope)
+            lines = self.take(mark)
+            if not lines:
+                return self.hoist(f"({left} {e.op} {right})", ind)
+            t = self.temp()
+            self.emit(ind, f"{t} = {left}")
+            self.emit(ind, f"if {t}:" if e.op == "and" else f"if not {t}:")
+            self.out.extend(lines)
+            self.emit(ind + 1, f"{t} = {right}")
+            return t
+        right = self.expr(e.right, ind, scope)
+        return self.hoist(f"({left} {e.op} {right})", ind)
+
+    def if_expr(self, e: n.IfExpr, ind: int, scope: _Scope) -> str:
+        cond = self.expr(e.cond, ind, scope)
+        mark = len(self.out)
+        then = self.expr(e.then, ind + 1, scope)
+        then_lines = self.take(mark)
+        other = self.expr(e.otherwise, ind + 1, scope)
+        other_lines = self.take(mark)
+        if not then_lines and not other_lines:
+            return self.hoist(f"({then} if {cond} else {other})", ind)
+        t = self.temp()
+        self.emit(ind, f"if {cond}:")
+        self.out.extend(then_lines)
+        self.emit(ind + 1, f"{t} = {then}")
+        self.emit(ind, "else:")
+        self.out.extend(other_lines)
+        self.emit(ind + 1, f"{t} = {other}")
+        return t
+
+    def table(self, e: n.Table, ind: int, scope: _Scope, row_var: str | None) -> str:
+        """First matching row wins; ``row_var`` (explanations) records which one (0 = else)."""
+        subject = self.temp()
+        result = self.temp()
+        self.emit(ind, f"{subject} = {self.expr(e.subject, ind, scope)}")
+        depth = ind
+        for i, row in enumerate(e.rows, start=1):
+            mark = len(self.out)
+            if row.op == "in":
+                vals = [self.expr(v, depth, scope) for v in row.values]
+                cond = f"{subject} in ({', '.join(vals)},)"
+            else:
+                cond = f"{subject} {row.op} {self.expr(row.values[0], depth, scope)}"
+            cond_lines = self.take(mark)
+            if i == 1:
+                self.out.extend(cond_lines)
+                self.emit(depth, f"if {cond}:")
+            elif not cond_lines:
+                self.emit(depth, f"elif {cond}:")
+            else:
+                # The row's value needs statements first: they go in the previous row's `else`.
+                self.emit(depth, "else:")
+                depth += 1
+                self.out.extend((d + 1, text, li) for d, text, li in cond_lines)
+                self.emit(depth, f"if {cond}:")
+            value = self.expr(row.result, depth + 1, scope)
+            if row_var is not None:
+                self.emit(depth + 1, f"{row_var} = {i}")
+            self.emit(depth + 1, f"{result} = {value}")
+        body = depth
+        if e.rows:
+            self.emit(depth, "else:")
+            body = depth + 1
+        if e.default is not None:
+            value = self.expr(e.default, body, scope)
+            if row_var is not None:
+                self.emit(body, f"{row_var} = 0")
+            self.emit(body, f"{result} = {value}")
+        else:
+            self.emit(body, f"raise _Failure({self.m.const('no row of the table matched the value')})")
+        return result
+
+    def call(self, e: n.Call, ind: int, scope: _Scope) -> str:
+        m = self.m
+        if e.func in rt.BLOC_AGGREGATES:
+            idx = self.plan.aggregate_index.get(e)
+            if idx is None:
+                raise m.error(f"{e.func}() is not available here", e.span)
+            return f"_bv[{idx}]"
+        args = [self.expr(a, ind, scope) for a in e.args]
+        if e.func in ("min", "max"):
+            return self.hoist(f"_{e.func}({', '.join(args)})", ind)
+        if e.func == "clamp" and len(args) == 3:
+            return self.hoist(f"_clamp({args[0]}, {args[1]}, {args[2]})", ind)
+        if e.func == "round" and len(args) == 2:
+            places = e.args[1]
+            if (
+                isinstance(places, n.Number)
+                and places.value == places.value.to_integral_value()
+                and 0 <= places.value <= 28
+            ):
+                return f"{args[0]}.quantize({m.const(rt.quantum(int(places.value)))}, _MODE)"
+            return self.hoist(f"_round({args[0]}, {args[1]}, _MODE)", ind)
+        if e.func in ("floor", "ceil") and len(args) == 1:
+            return f"_{e.func}({args[0]})"
+        if e.func == "abs" and len(args) == 1:
+            return f"_abs({args[0]})"
+        raise m.error(f"unknown function '{e.func}' with {len(args)} argument(s)", e.span)
+
+    def list_agg(self, e: n.ListAgg, ind: int, scope: _Scope) -> str:
+        source = self.expr(e.source, ind, scope)
+        acc = self.temp("_a")
+        rec = self.temp("_r")
+        inner = _Scope(dict(scope.fields), scope.titles)
+        if isinstance(e.source, n.Name) and e.source.id in self.plan.list_fields:
+            for f in self.plan.list_fields[e.source.id]:
+                inner.fields[f] = rec
+        start = {"count": "0", "any": "False", "all": "True", "sum": "_ZERO"}[e.func]
+        self.emit(ind, f"{acc} = {start}")
+        self.emit(ind, f"for {rec} in {source}:")
+        body = ind + 1
+        if e.func == "all":
+            cond = self.expr(e.where, body, inner) if e.where is not None else "True"
+            self.emit(body, f"if not {cond}:")
+            self.emit(body + 1, f"{acc} = False")
+            self.emit(body + 1, "break")
+            return acc
+        if e.where is not None:
+            cond = self.expr(e.where, body, inner)
+            self.emit(body, f"if {cond}:")
+            body += 1
+        if e.func == "count":
+            self.emit(body, f"{acc} += 1")
+            return f"_D({acc})"
+        if e.func == "any":
+            self.emit(body, f"{acc} = True")
+            self.emit(body, "break")
+            return acc
+        if e.of is None:
+            raise self.m.error("sum() needs `of` and an expression", e.span)
+        value = self.expr(e.of, body, inner)
+        self.emit(body, f"{acc} = {acc} + {value}")
+        return acc
+
+
+def rt_literal(e: n.Expr) -> Any:
+    """The value of a literal or enum value (used to precompute `in [...]` sets)."""
+    if isinstance(e, (n.Number, n.StringLit, n.DateLit, n.BoolLit)):
+        return e.value
+    if isinstance(e, n.EnumValue):
+        return e.value
+    raise TypeError(type(e).__name__)
+
+
+class _Module:
+    """Constants, local-variable names and the functions of one generated module."""
+
+    def __init__(self, plan: rt.Plan, path: str) -> None:
+        self.plan = plan
+        self.path = path
+        self.consts: dict[tuple[str, Any], str] = {}
+        self.namespace: dict[str, Any] = {}
+        self.names: dict[str, str] = {}
+
+    def error(self, message: str, span: n.Span) -> RulesetError:
+        return RulesetError([Diagnostic("error", message, span, "compile")])
+
+    def const(self, value: Any) -> str:
+        key = (type(value).__name__, value if not isinstance(value, Decimal) else str(value))
+        name = self.consts.get(key)
+        if name is None:
+            name = f"_k{len(self.consts)}"
+            self.consts[key] = name
+            self.namespace[name] = value
+        return name
+
+    def _suffix(self, name: str) -> str:
+        s = self.names.get(name)
+        if s is None:
+            # Python NFKC-normalizes identifiers, so only plain ASCII names are kept readable.
+            s = name if name.isascii() and name.isidentifier() else f"u{len(self.names)}"
+            self.names[name] = s
+        return s
+
+    def var(self, name: str) -> str:
+        return "v_" + self._suffix(name)
+
+    def raw_var(self, name: str) -> str:
+        return "r_" + self._suffix(name)
+
+    def title_var(self, name: str) -> str:
+        return "t_" + self._suffix(name)
+
+
+def _decl_info(plan: rt.Plan, kind: str, name: str) -> LineInfo:
+    return LineInfo(plan.where(kind, name), plan.spans.get((kind, name), n.NO_SPAN))
+
+
+def _gen_unit(mod: _Module, explain: bool) -> _Gen:
+    """The unit evaluator: ``(inputs, bloc values or None) -> result tuple``."""
+    plan = mod.plan
+    g = _Gen(mod)
+    fname = "_unit_explain" if explain else "_unit"
+    g.emit(0, f"def {fname}(inp, _bv):")
+    g.emit(1, "with _localcontext(_CTX):")
+    b = 2
+    for i in plan.inputs:
+        g.emit(b, f"{mod.var(i.name)} = inp[{i.name!r}]")
+    if plan.score_needs_bloc:
+        g.emit(b, "if _bv is None:")
+        g.emit(b + 1, "_nobloc()")
+    scope = _Scope()
+    criteria = {c.name: (c, section) for c, section in plan.criteria}
+    for kind, name in plan.order:
+        g.info = _decl_info(plan, kind, name)
+        if kind == "let":
+            g.emit(b, f"{mod.var(name)} = {g.expr(plan.lets[name].expr, b, scope)}")
+        elif kind == "criterion":
+            c, _ = criteria[name]
+            raw = mod.raw_var(name)
+            if explain and isinstance(c.expr, n.Table):
+                row = "_row_" + mod._suffix(name)
+                g.emit(b, f"{row} = None")
+                value = g.table(c.expr, b, scope, row)
+            else:
+                value = g.expr(c.expr, b, scope)
+            g.emit(b, f"{raw} = {value}")
+            p = mod.var(name)
+            g.emit(b, f"{p} = {raw} if {raw} > _ZERO else _ZERO")
+            if c.max is not None:
+                mx = mod.const(c.max.value)
+                g.emit(b, f"if {p} > {mx}:")
+                g.emit(b + 1, f"{p} = {mx}")
+            g.emit(b, f"{p} = {p}.quantize(_Q, _MODE)")
+        elif kind in ("group", "bonus", "penalty"):
+            section: n.Group | n.Bonus | n.Penalty | None
+            if kind == "group":
+                section = next(x for x in plan.groups if x.name == name)
+            else:
+                section = plan.bonus if kind == "bonus" else plan.penalty
+            total = "_tot_" + (mod._suffix(name) if name else kind)
+            target = mod.var(name or kind)
+            if section is None:
+                g.emit(b, f"{total} = _ZERO")
+                g.emit(b, f"{target} = _ZERO")
+                continue
+            parts = [mod.var(c.name) for c in section.criteria] or ["_ZERO"]
+            g.emit(b, f"{total} = {' + '.join(parts)}")
+            if section.max is not None:
+                mx = mod.const(section.max.value)
+                g.emit(b, f"{target} = {total} if {total} <= {mx} else {mx}")
+            else:
+                g.emit(b, f"{target} = {total}")
+        elif kind == "score":
+            if plan.score_def is not None:
+                value = g.expr(plan.score_def.expr, b, scope)
+                g.emit(b, f"v_score = ({value}).quantize(_Q, _MODE)")
+            else:
+                parts = [mod.var(x.name) for x in plan.groups] + ["v_bonus"]
+                g.emit(b, f"_s = {' + '.join(parts)} - v_penalty")
+                g.emit(b, "v_score = (_s if _s > _ZERO else _ZERO).quantize(_Q, _MODE)")
+        elif kind == "level":
+            if explain:
+                for i in range(len(plan.levels)):
+                    g.emit(b, f"_lw{i} = _lu{i} = None")
+            _gen_levels(g, 0, b, scope)
+    _gen_titles(g, b)
+    g.info = LineInfo("ruleset", n.NO_SPAN)
+    computed = [name for name in plan.kinds if plan.kinds[name] in ("let", "criterion", "group")]
+    pairs = ", ".join(f"{name!r}: {mod.var(name)}" for name in computed)
+    words = ", ".join(f"{w!r}: v_{w}" for w in rt.SCORE_NAMES)
+    g.emit(b, f"_values = {{**inp, {pairs}{', ' if pairs else ''}{words}}}")
+    crit = ", ".join(
+        f"{c.name!r}: {mod.var(c.name)}" for c, s in plan.criteria if s not in ("bonus", "penalty")
+    )
+    groups = ", ".join(f"{x.name!r}: {mod.var(x.name)}" for x in plan.groups)
+    titles = ", ".join(
+        f"(_status({', '.join(f'_q{ti}_{ri}' for ri in range(len(tp.requires)))}{',' if len(tp.requires) == 1 else ''}), "
+        f"({''.join(f'_q{ti}_{ri}, ' for ri in range(len(tp.requires)))}))"
+        for ti, tp in enumerate(plan.titles)
+    )
+    head = f"_values, {{{crit}}}, {{{groups}}}, v_bonus, v_penalty, v_score, v_level, ({titles}{',' if len(plan.titles) == 1 else ''})"
+    if not explain:
+        g.emit(b, f"return ({head})")
+        return g
+    raws = ", ".join(f"{c.name!r}: {mod.raw_var(c.name)}" for c, _ in plan.criteria)
+    rows = ", ".join(
+        f"{c.name!r}: _row_{mod._suffix(c.name)}" for c, _ in plan.criteria if isinstance(c.expr, n.Table)
+    )
+    totals = [f"{x.name!r}: _tot_{mod._suffix(x.name)}" for x in plan.groups]
+    totals += ["'bonus': _tot_bonus", "'penalty': _tot_penalty"]
+    steps = "".join(f"(_lw{i}, _lu{i}), " for i in range(len(plan.levels)))
+    g.emit(b, f"return ({head}, {{{raws}}}, {{{rows}}}, {{{', '.join(totals)}}}, ({steps}))")
+    return g
+
+
+def _gen_levels(g: _Gen, i: int, ind: int, scope: _Scope) -> None:
+    plan = g.plan
+    mod = g.m
+    if i >= len(plan.levels):
+        g.info = LineInfo("classify", n.NO_SPAN)
+        if plan.levels:
+            g.emit(ind, f"raise _Failure({mod.const('no classification level applies')})")
+        else:
+            g.emit(ind, f"v_level = {mod.const('')}")
+        return
+    lv = plan.levels[i]
+    g.info = LineInfo(f"level '{lv.name}'", lv.span)
+    if lv.when is None:
+        g.emit(ind, f"v_level = {mod.const(lv.name)}")
+        return
+    g.emit(ind, f"_lw{i} = {g.expr(lv.when, ind, scope)}")
+    if lv.unless is not None:
+        g.emit(ind, f"if _lw{i}:")
+        g.emit(ind + 1, f"_lu{i} = {g.expr(lv.unless, ind + 1, scope)}")
+        g.emit(ind, f"if _lw{i} and not _lu{i}:")
+    else:
+        g.emit(ind, f"if _lw{i}:")
+    g.emit(ind + 1, f"v_level = {mod.const(lv.name)}")
+    g.emit(ind, "else:")
+    _gen_levels(g, i + 1, ind + 1, scope)
+
+
+def _gen_titles(g: _Gen, b: int) -> None:
+    """Unit-level eligibility: None where a requirement needs the bloc (SPEC §1.6)."""
+    plan = g.plan
+    mod = g.m
+    visible: list[str] = []
+    for ti, tp in enumerate(plan.titles):
+        scope = _Scope(titles=frozenset(visible))
+        for ri, rp in enumerate(tp.requires):
+            q = f"_q{ti}_{ri}"
+            g.info = LineInfo(f"title '{tp.title.name}'", rp.require.span)
+            if rp.needs_rank:
+                g.emit(b, f"{q} = None")
+                continue
+            conds = [f"{mod.title_var(t)} is None" for t in rp.titles]
+            if rp.has_aggregate:
+                conds.append("_bv is None")
+            if conds:
+                g.emit(b, f"if {' or '.join(conds)}:")
+                g.emit(b + 1, f"{q} = None")
+                g.emit(b, "else:")
+                g.emit(b + 1, f"{q} = {g.expr(rp.require.expr, b + 1, scope)}")
+            else:
+                g.emit(b, f"{q} = {g.expr(rp.require.expr, b, scope)}")
+        qs = ", ".join(f"_q{ti}_{ri}" for ri in range(len(tp.requires)))
+        g.emit(
+            b, f"{mod.title_var(tp.title.name)} = _eligibility(({qs}{',' if len(tp.requires) == 1 else ''}))"
+        )
+        visible.append(tp.title.name)
+
+
+def _gen_terms(mod: _Module) -> _Gen:
+    """One unit's term of every bloc aggregate: ``inputs -> tuple`` (lets computed as needed)."""
+    plan = mod.plan
+    g = _Gen(mod)
+    g.emit(0, "def _terms(inp):")
+    g.emit(1, "with _localcontext(_CTX):")
+    b = 2
+    for i in plan.inputs:
+        g.emit(b, f"{mod.var(i.name)} = inp[{i.name!r}]")
+    needed: set[str] = set()
+    stack = [
+        name
+        for call in plan.aggregates
+        for a in call.args
+        for name in rt.referenced_names(a, plan.list_fields)
+    ]
+    while stack:
+        name = stack.pop()
+        if plan.kinds.get(name) == "let" and name not in needed:
+            needed.add(name)
+            stack.extend(rt.referenced_names(plan.lets[name].expr, plan.list_fields))
+    scope = _Scope()
+    for kind, name in plan.order:
+        if kind == "let" and name in needed:
+            g.info = _decl_info(plan, kind, name)
+            g.emit(b, f"{mod.var(name)} = {g.expr(plan.lets[name].expr, b, scope)}")
+    terms = []
+    for call in plan.aggregates:
+        g.info = LineInfo(f"{call.func}()", call.span)
+        if len(call.args) != 1:
+            raise mod.error(f"{call.func}() takes one expression", call.span)
+        t = g.temp("_term")
+        g.emit(b, f"{t} = {g.expr(call.args[0], b, scope)}")
+        terms.append(t)
+    g.emit(b, f"return ({''.join(t + ', ' for t in terms)})")
+    return g
+
+
+def _status(*passed: bool | None) -> str:
+    if any(p is False for p in passed):
+        return "not_eligible"
+    if any(p is None for p in passed):
+        return "undecided"
+    return "eligible"
+
+
+def _eligibility(passed: tuple[bool | None, ...]) -> bool | None:
+    if any(p is False for p in passed):
+        return False
+    if any(p is None for p in passed):
+        return None
+    return True
+
+
+def _nobloc() -> None:
+    raise rt.need_bloc("scoring")
+
+
+def _round(value: Decimal, places: Decimal, mode: str) -> Decimal:
+    return rt.round_to(value, places, mode)
+
+
+@dataclass(frozen=True)
+class CompiledEvaluator:
+    """The generated functions of one ruleset and the map back to ruleset lines."""
+
+    plan: rt.Plan
+    filename: str
+    code: str
+    line_info: tuple[LineInfo, ...]
+    unit: Callable[..., tuple[Any, ...]]
+    unit_explain: Callable[..., tuple[Any, ...]]
+    terms: Callable[..., tuple[Any, ...]]
+
+    def info_for(self, tb: types.TracebackType | None) -> LineInfo | None:
+        """The declaration of the innermost generated line in a traceback."""
+        found: LineInfo | None = None
+        while tb is not None:
+            if tb.tb_frame.f_code.co_filename == self.filename:
+                lineno = tb.tb_lineno
+                if 1 <= lineno <= len(self.line_info):
+                    found = self.line_info[lineno - 1]
+            tb = tb.tb_next
+        return found
+
+    def translate(self, exc: Exception, unit: str | None = None) -> EvaluationError:
+        """Turn an exception raised inside generated code into an `EvaluationError`."""
+        info = self.info_for(exc.__traceback__)
+        if isinstance(exc, EvaluationError):
+            if exc.where:
+                return exc
+            message = exc.message
+        elif isinstance(exc, Failure):
+            message = str(exc)
+        elif isinstance(exc, ArithmeticError):
+            message = rt.arithmetic_message(exc)
+        else:
+            message = f"cannot evaluate ({type(exc).__name__}: {exc})"
+        where = info.where if info else ""
+        span = info.span if info else None
+        return EvaluationError(message, where=where, span=span, unit=unit)
+
+
+def _namespace() -> dict[str, Any]:
+    return {
+        # Generated code gets no builtins: ruleset text cannot reach anything not listed here.
+        "__builtins__": {},
+        "_localcontext": decimal.localcontext,
+        "_CTX": rt.CTX,
+        "_ZERO": rt.ZERO,
+        "_D": Decimal,
+        "_min": min,
+        "_max": max,
+        "_abs": abs,
+        "_clamp": rt.clamp,
+        "_round": _round,
+        "_floor": rt.floor,
+        "_ceil": rt.ceil,
+        "_Failure": Failure,
+        "_status": _status,
+        "_eligibility": _eligibility,
+        "_nobloc": _nobloc,
+    }
+
+
+def compile_plan(plan: rt.Plan) -> CompiledEvaluator:
+    """Generate, compile and load the evaluator of a planned ruleset."""
+    rs = plan.ruleset
+    filename = f"<ruleset {rs.name} {rs.version}>"
+    mod = _Module(plan, filename)
+    mod.namespace.update(_namespace())
+    mod.namespace["_Q"] = plan.quantum
+    mod.namespace["_MODE"] = plan.mode
+    gens = [_gen_unit(mod, False), _gen_unit(mod, True), _gen_terms(mod)]
+    lines: list[str] = []
+    info: list[LineInfo] = []
+    for gen in gens:
+        for indent, text, li in gen.out:
+            lines.append("    " * indent + text)
+            info.append(li)
+        lines.append("")
+        info.append(LineInfo("ruleset", n.NO_SPAN))
+    code = "\n".join(lines) + "\n"
+    cached = linecache.cache.get(filename)
+    if cached is not None and cached[2] != code.splitlines(True):
+        # Another ruleset with the same name and version (a draft): keep both readable.
+        import hashlib
+
+        filename = f"<ruleset {rs.name} {rs.version} {hashlib.sha256(code.encode()).hexdigest()[:8]}>"
+    compiled = compile(code, filename, "exec")
+    exec(compiled, mod.namespace)
+    linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
+    return CompiledEvaluator(
+        plan=plan,
+        filename=filename,
+        code=code,
+        line_info=tuple(info),
+        unit=mod.namespace["_unit"],
+        unit_explain=mod.namespace["_unit_explain"],
+        terms=mod.namespace["_terms"],
+    )
+
+
+def compile_ruleset(ruleset: n.Ruleset, source: str = "") -> CompiledEvaluator:
+    """Plan and compile a checked ruleset (use `dsl.api.compile_ruleset` for text)."""
+    return compile_plan(rt.build_plan(ruleset, source))
+
+
+__all__ = ["CompiledEvaluator", "Failure", "LineInfo", "compile_plan", "compile_ruleset"]
