@@ -59,7 +59,6 @@ BLOC_FUNCS = ("bloc_max", "bloc_min", "bloc_sum", "bloc_avg", "bloc_count")
 ROTATION_FUNCS = ("rank", "score", "level", "awarded", "held")
 ARITH = ("+", "-", "*", "/")
 ORDERING = ("<", "<=", ">", ">=")
-EQUALITY = ("==", "!=")
 
 #: Point-like kinds: what a bloc aggregate may not use (SPEC §1.3).
 POINT_KINDS = ("criterion", "group", "bonus", "penalty", "score", "level")
@@ -193,6 +192,13 @@ class ExprChecker:
         a bare name that is one of the expected enum's or level's values becomes
         an `EnumValue` and wins over a declared name of the same spelling."""
         bare = _bare(expr)
+        if (
+            bare is not None
+            and expected.kind == "error"
+            and bare in self.env.value_owners
+            and not self._resolvable(bare, scope)
+        ):
+            return expr, t.ERROR  # the other side already failed: a value here is no news
         if bare is not None and t.has_values(expected):
             if bare in expected.values:
                 return n.EnumValue(bare, span=expr.span), expected
@@ -374,8 +380,8 @@ class ExprChecker:
                     )
 
     def _pair(self, a: n.Expr, b: n.Expr, scope: Scope) -> tuple[n.Expr, Type, n.Expr, Type]:
-        """Check both operands of ``==``/``!=``: either may be a bare value
-        resolved by the other's type."""
+        """Check both operands of a comparison: either may be a bare value
+        resolved by the other's type (SPEC §1.3)."""
         a_id, b_id = _bare(a), _bare(b)
         if a_id is not None and b_id is not None:
             at, bt = self._peek(a_id, scope), self._peek(b_id, scope)
@@ -396,11 +402,7 @@ class ExprChecker:
         return a2, at2, b2, bt2
 
     def _compare(self, e: n.Binary, scope: Scope) -> tuple[n.Expr, Type]:
-        if e.op in EQUALITY:
-            left, lt, right, rt = self._pair(e.left, e.right, scope)
-        else:
-            left, lt = self.expr(e.left, scope)
-            right, rt = self.expr(e.right, scope)
+        left, lt, right, rt = self._pair(e.left, e.right, scope)
         out = replace(e, left=left, right=right)
         if _is_bad(lt, rt):
             return out, t.BOOL
