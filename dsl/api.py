@@ -336,7 +336,7 @@ def compile_checked(
     sources: Mapping[str, str] | None = None,
 ) -> CompiledRuleset:
     """Check and compile an already parsed (and resolved, when it ``extends``) ruleset."""
-    checked = require_ok(check(ruleset, source=source, tests=tests), source)
+    checked = require_ok(check(ruleset, source=source, tests=tests, sources=sources), source)
     return CompiledRuleset(checked, source, path, dict(sources or {}))
 
 

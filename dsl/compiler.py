@@ -404,8 +404,8 @@ def _gen_unit(mod: _Module, explain: bool) -> _Gen:
                 g.emit(b, "v_score = (_s if _s > _ZERO else _ZERO).quantize(_Q, _MODE)")
         elif kind == "level":
             if explain:
-                for i in range(len(plan.levels)):
-                    g.emit(b, f"_lw{i} = _lu{i} = None")
+                for li in range(len(plan.levels)):
+                    g.emit(b, f"_lw{li} = _lu{li} = None")
             _gen_levels(g, 0, b, scope)
     _gen_titles(g, b)
     g.info = LineInfo("ruleset", n.NO_SPAN)
@@ -637,8 +637,8 @@ def compile_plan(plan: rt.Plan) -> CompiledEvaluator:
         lines.append("")
         info.append(LineInfo("ruleset", n.NO_SPAN))
     code = "\n".join(lines) + "\n"
-    cached = linecache.cache.get(filename)
-    if cached is not None and cached[2] != code.splitlines(True):
+    cached: Any = linecache.cache.get(filename)
+    if cached is not None and len(cached) > 2 and cached[2] != code.splitlines(True):
         # Another ruleset with the same name and version (a draft): keep both readable.
         import hashlib
 
