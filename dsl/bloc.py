@@ -15,11 +15,31 @@ costs O(n log n) in its size.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from decimal import ROUND_FLOOR, Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from dsl.results import AWARDED, OVER_QUOTA, TIED
+from dsl import nodes as n
+from dsl.case import Case, check_case
+from dsl.errors import EvaluationError, FieldViolation, InputError
+from dsl.interpreter import MapEnv, evaluate
+from dsl.results import (
+    AWARDED,
+    NOT_ELIGIBLE,
+    OVER_QUOTA,
+    TIED,
+    BlocResult,
+    RequireResult,
+    TitleAward,
+    TitleResult,
+    UnitResult,
+)
+from dsl.rotation import RotationContext, decide_rotation, evaluator
+from dsl.runtime import BlocAggregates, Plan, TitlePlan
+
+if TYPE_CHECKING:
+    from dsl.api import CompiledRuleset
 
 #: A unit's values for the keys of one ordering, in key order.
 Key = tuple[Any, ...]
@@ -111,3 +131,266 @@ def rank_units(
     ordered_keys = [keys[i] for i in order]
     ranks = competition_ranks(ordered_keys)
     return ordered_units, dict(zip(ordered_units, ranks, strict=True)), dict(zip(units, keys, strict=True))
+
+
+# ------------------------------------------------------------ the whole bloc
+
+
+#: The default bloc ranking (SPEC §1.6): `score desc`.
+DEFAULT_RANKING = (n.SortKey(n.Name("score"), True),)
+
+
+def evaluate_bloc(
+    compiled: CompiledRuleset, case: Case | Mapping[str, Any], *, explain: bool = False
+) -> BlocResult:
+    """Decide a whole bloc: scores, ranking, titles (quotas, ties) and rotation.
+
+    ``case`` is a `Case` or a CASE mapping (read with `dsl.case.check_case`).
+    A bad case raises one `InputError(what="case")` with every problem — its
+    structure and every unit's invalid inputs, prefixed by the submission
+    (``submissions[2](tham_muu).inputs.members``). Division by zero and an
+    exhausted rotation chain raise `EvaluationError`.
+    """
+    if isinstance(case, Case):
+        violations = _consistency(case)
+    else:
+        case, violations = check_case(case)
+    validated = _validate(compiled, case, violations)
+    if violations:
+        raise InputError(violations, what="case")
+    return _decide(compiled, case, validated, explain)
+
+
+def _consistency(case: Case) -> list[FieldViolation]:
+    """For a `Case` built in code: the member/submission checks `check_case` would have made."""
+    out: list[FieldViolation] = []
+    if not case.members:
+        out.append(FieldViolation("members", "a bloc needs at least one member"))
+    have = {s.unit for s in case.submissions}
+    members = set(case.members)
+    for i, unit in enumerate(case.members):
+        if unit not in have:
+            out.append(FieldViolation(f"members[{i}]", f"member '{unit}' has no submission"))
+    for s in case.submissions:
+        if s.unit not in members:
+            out.append(
+                FieldViolation(f"submissions[{s.index}].unit", f"'{s.unit}' is not a member of the bloc")
+            )
+    return out
+
+
+def _validate(
+    compiled: CompiledRuleset, case: Case, violations: list[FieldViolation]
+) -> dict[str, dict[str, Any]]:
+    """Every submission validated against the ruleset; violations appended with the submission's path."""
+    validated: dict[str, dict[str, Any]] = {}
+    for sub in case.submissions:
+        try:
+            validated[sub.unit] = compiled.validate(sub.inputs, unit=sub.unit)
+        except InputError as exc:
+            for v in exc.violations:
+                where = (
+                    v.field if v.field == "inputs" or v.field.startswith("inputs.") else f"inputs.{v.field}"
+                )
+                violations.append(FieldViolation(f"{sub.path}.{where}", v.message))
+    return validated
+
+
+def _decide(
+    compiled: CompiledRuleset, case: Case, validated: Mapping[str, Mapping[str, Any]], explain: bool
+) -> BlocResult:
+    plan = compiled.plan
+    rs = compiled.ruleset
+    units = list(case.members)
+    aggs = None
+    if plan.aggregates:
+        aggs = compiled.bloc_aggregates([validated[u] for u in units], units=units)
+    results = {
+        u: compiled.score(validated[u], unit=u, explain=explain, bloc=aggs, validated=True) for u in units
+    }
+    keys = KeyEvaluator(plan, aggs)
+
+    ranking = rs.first(n.Ranking)
+    sort_keys: tuple[n.SortKey, ...] = ranking.keys if ranking is not None else DEFAULT_RANKING
+    descending = tuple(k.descending for k in sort_keys)
+    try:
+        order, ranks, _ = rank_units(
+            units, lambda u: keys.key(sort_keys, results[u].values, u, "ranking"), descending
+        )
+    except ValueError as exc:
+        raise EvaluationError(str(exc), where="ranking", span=ranking.span if ranking else None) from None
+
+    decider = TitleDecider(compiled, results, order, ranks, keys, aggs, explain)
+    awards = {tp.title.name: decider.decide(tp) for tp in plan.titles}
+
+    stages = {s.unit: s.stage for s in case.submissions}
+    unit_results = tuple(
+        replace(results[u], rank=ranks[u], titles=decider.statuses[u], stage=stages.get(u)) for u in order
+    )
+    rotation = None
+    rot = rs.first(n.Rotation)
+    if rot is not None:
+        ctx = RotationContext(
+            members=case.members,
+            ranking=tuple(order),
+            ranks=ranks,
+            scores={u: r.score for u, r in results.items()},
+            levels={u: r.level for u, r in results.items()},
+            awarded={name: frozenset(a.awarded) for name, a in awards.items()},
+            current=case.current,
+            elected=case.elected,
+            history=case.history,
+        )
+        source = compiled.source if rot.span.file in (compiled.path, "<string>") else None
+        source = compiled.sources.get(rot.span.file, source)
+        rotation = decide_rotation(rot, ctx, evaluator(ctx, plan.enum_values), source or None)
+    return BlocResult(
+        ruleset=compiled.ref,
+        bloc=case.bloc,
+        period=case.period,
+        units=unit_results,
+        titles=awards,
+        rotation=rotation,
+    )
+
+
+class KeyEvaluator:
+    """Values of ranking keys for one unit, comparable within a key.
+
+    A bare name is read straight from the unit's values (the common case,
+    and the fast one for large blocs); anything else goes through the
+    interpreter. Levels compare by classification order (the first level is
+    the best, so it is the highest), enum values by declaration order (first
+    declared highest): `level desc` lists the best first.
+    """
+
+    def __init__(self, plan: Plan, aggs: BlocAggregates | None) -> None:
+        self.plan = plan
+        self.bloc = (
+            {call: aggs.values[i] for i, call in enumerate(plan.aggregates)} if aggs is not None else None
+        )
+        self.orders: dict[str, dict[str, int]] = {}
+        levels = [lv.name for lv in plan.levels]
+        self.orders["level"] = {name: len(levels) - i for i, name in enumerate(levels)}
+        for inp in plan.inputs:
+            if isinstance(inp.type, n.EnumType):
+                vals = inp.type.values
+                self.orders[inp.name] = {v: len(vals) - i for i, v in enumerate(vals)}
+
+    def key(self, sort_keys: Sequence[n.SortKey], scope: Mapping[str, Any], unit: str, what: str) -> Key:
+        return tuple(self.value(k.expr, scope, unit, what) for k in sort_keys)
+
+    def value(self, expr: n.Expr, scope: Mapping[str, Any], unit: str, what: str) -> Any:
+        if isinstance(expr, n.Name) and expr.id in scope:
+            value = scope[expr.id]
+        else:
+            env = MapEnv(
+                scope, bloc=self.bloc, enum_values=self.plan.enum_values, rounding_mode=self.plan.mode
+            )
+            try:
+                value = evaluate(expr, env)
+            except EvaluationError as exc:
+                raise EvaluationError(exc.message, where=f"{what} key", span=expr.span, unit=unit) from None
+        if isinstance(expr, n.Name) and expr.id in self.orders and isinstance(value, str):
+            return self.orders[expr.id].get(value, 0)
+        return value
+
+
+class TitleDecider:
+    """Titles decided in declaration order for the whole bloc; statuses collected per unit."""
+
+    def __init__(
+        self,
+        compiled: CompiledRuleset,
+        results: Mapping[str, UnitResult],
+        order: Sequence[str],
+        ranks: Mapping[str, int],
+        keys: KeyEvaluator,
+        aggs: BlocAggregates | None,
+        explain: bool,
+    ) -> None:
+        self.compiled = compiled
+        self.results = results
+        self.order = order
+        self.ranks = ranks
+        self.keys = keys
+        self.aggs = aggs
+        self.explain = explain
+        self.size = Decimal(len(order))
+        self.awarded: dict[str, set[str]] = {}
+        self.statuses: dict[str, dict[str, TitleResult]] = {u: {} for u in order}
+        ranking = compiled.ruleset.first(n.Ranking)
+        self.default_keys = ranking.keys if ranking is not None else DEFAULT_RANKING
+
+    def _extra(self, unit: str, earlier: Sequence[str]) -> dict[str, Any]:
+        extra: dict[str, Any] = {"rank": Decimal(self.ranks[unit]), "bloc_size": self.size}
+        for name in earlier:
+            extra[name] = unit in self.awarded[name]
+        return extra
+
+    def decide(self, tp: TitlePlan) -> TitleAward:
+        title = tp.title
+        earlier = list(self.awarded)
+        requires: dict[str, tuple[RequireResult, ...]] = {}
+        eligible: list[str] = []
+        extras: dict[str, dict[str, Any]] = {}
+        for unit in self.order:
+            extra = self._extra(unit, earlier)
+            try:
+                rr = self.compiled.require_results(
+                    title.name, self.results[unit].values, extra, explain=self.explain, bloc=self.aggs
+                )
+            except EvaluationError as exc:
+                raise EvaluationError(exc.message, where=exc.where, span=exc.span, unit=unit) from None
+            requires[unit] = rr
+            if all(r.passed is True for r in rr):
+                eligible.append(unit)
+                extras[unit] = extra
+        if title.rank_by is None:
+            # Eligible units are already in bloc ranking order; their keys are the bloc's keys.
+            sort_keys = self.default_keys
+            ordered = eligible
+            keys = [
+                self.keys.key(sort_keys, self.results[u].values, u, f"title '{title.name}' rank by")
+                for u in ordered
+            ]
+        else:
+            sort_keys = title.rank_by
+            raw = [
+                self.keys.key(
+                    sort_keys, {**self.results[u].values, **extras[u]}, u, f"title '{title.name}' rank by"
+                )
+                for u in eligible
+            ]
+            try:
+                idx = sort_order(raw, tuple(k.descending for k in sort_keys))
+            except TypeError as exc:
+                raise EvaluationError(
+                    f"`rank by` keys cannot be compared: {exc}",
+                    where=f"title '{title.name}'",
+                    span=title.span,
+                ) from None
+            ordered = [eligible[i] for i in idx]
+            keys = [raw[i] for i in idx]
+        quota = title.quota
+        limit = quota_limit(quota.count, quota.percent, len(self.order)) if quota is not None else None
+        statuses = quota_statuses(keys, limit)
+        by_unit = dict(zip(ordered, statuses, strict=True))
+        awarded = [u for u in ordered if by_unit[u] == AWARDED]
+        tied = [u for u in ordered if by_unit[u] == TIED]
+        over = [u for u in ordered if by_unit[u] == OVER_QUOTA]
+        self.awarded[title.name] = set(awarded)
+        for unit in self.order:
+            status = by_unit.get(unit, NOT_ELIGIBLE)
+            note = None
+            if status == TIED:
+                others = ", ".join(u for u in tied if u != unit)
+                note = f"tied with {others} at the quota boundary (quota {limit}); none awarded — to be decided by a vote"
+            elif status == OVER_QUOTA:
+                note = f"eligible, but the quota of {limit} is filled by better-ranked units"
+            elif status == NOT_ELIGIBLE and any(r.passed is None for r in requires[unit]):
+                note = "a requirement could not be decided"
+            self.statuses[unit][title.name] = TitleResult(
+                title.name, title.label, status, requires[unit], note
+            )
+        return TitleAward(title.name, title.label, limit, tuple(awarded), tuple(tied), tuple(over))
