@@ -255,13 +255,11 @@ def _decide(
 
 
 class KeyEvaluator:
-    """Values of ranking keys for one unit, comparable within a key.
+    """Values of ranking keys (numbers or dates, as the checker demands) for one unit.
 
     A bare name is read straight from the unit's values (the common case,
     and the fast one for large blocs); anything else goes through the
-    interpreter. Levels compare by classification order (the first level is
-    the best, so it is the highest), enum values by declaration order (first
-    declared highest): `level desc` lists the best first.
+    interpreter, with the bloc's aggregates available.
     """
 
     def __init__(self, plan: Plan, aggs: BlocAggregates | None) -> None:
@@ -269,31 +267,18 @@ class KeyEvaluator:
         self.bloc = (
             {call: aggs.values[i] for i, call in enumerate(plan.aggregates)} if aggs is not None else None
         )
-        self.orders: dict[str, dict[str, int]] = {}
-        levels = [lv.name for lv in plan.levels]
-        self.orders["level"] = {name: len(levels) - i for i, name in enumerate(levels)}
-        for inp in plan.inputs:
-            if isinstance(inp.type, n.EnumType):
-                vals = inp.type.values
-                self.orders[inp.name] = {v: len(vals) - i for i, v in enumerate(vals)}
 
     def key(self, sort_keys: Sequence[n.SortKey], scope: Mapping[str, Any], unit: str, what: str) -> Key:
         return tuple(self.value(k.expr, scope, unit, what) for k in sort_keys)
 
     def value(self, expr: n.Expr, scope: Mapping[str, Any], unit: str, what: str) -> Any:
         if isinstance(expr, n.Name) and expr.id in scope:
-            value = scope[expr.id]
-        else:
-            env = MapEnv(
-                scope, bloc=self.bloc, enum_values=self.plan.enum_values, rounding_mode=self.plan.mode
-            )
-            try:
-                value = evaluate(expr, env)
-            except EvaluationError as exc:
-                raise EvaluationError(exc.message, where=f"{what} key", span=expr.span, unit=unit) from None
-        if isinstance(expr, n.Name) and expr.id in self.orders and isinstance(value, str):
-            return self.orders[expr.id].get(value, 0)
-        return value
+            return scope[expr.id]
+        env = MapEnv(scope, bloc=self.bloc, enum_values=self.plan.enum_values, rounding_mode=self.plan.mode)
+        try:
+            return evaluate(expr, env)
+        except EvaluationError as exc:
+            raise EvaluationError(exc.message, where=f"{what} key", span=expr.span, unit=unit) from None
 
 
 class TitleDecider:

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dsl.bloc import competition_ranks, quota_limit, quota_statuses, rank_units, sort_order
-from dsl.results import AWARDED, OVER_QUOTA, TIED
+from dsl.api import CompiledRuleset, compile_ruleset
+from dsl.bloc import competition_ranks, evaluate_bloc, quota_limit, quota_statuses, rank_units, sort_order
+from dsl.case import Case, Submission
+from dsl.errors import EvaluationError, InputError
+from dsl.results import AWARDED, NOT_ELIGIBLE, OVER_QUOTA, TIED, BlocResult
 
 D = Decimal
 
@@ -139,3 +144,197 @@ def test_quota_statuses_respect_the_quota(values: list[int], limit: int) -> None
     for k, s in zip(ordered, statuses, strict=True):
         if s == OVER_QUOTA and tied:
             assert k < tied[0]
+
+
+# ------------------------------------------------------------------ whole blocs
+
+MINI = """ruleset mini version "1" {{
+  input points: decimal >= 0
+  input votes: int >= 0 default 0
+  input target: int >= 0 default 0
+  group main "Main" max 200 {{
+    criterion pts "Points" max 200 = points
+  }}
+  classify {{
+    level excellent "Xuất sắc" when score >= 90
+    level good "Tốt" when score >= 80
+    level done "Hoàn thành" otherwise
+  }}
+  {ranking}
+  title top "Top" {{
+    require level == excellent "excellent"
+    {top}
+  }}
+  title second "Second" {{
+    require not top "not already top"
+    require score >= 80 "at least 80"
+    {second}
+  }}
+  rotation {{
+    leader = current.deputy else next after current.leader else first of members
+    deputy = first of ranking where unit != leader else next after leader
+  }}
+}}
+"""
+
+
+def mini(top: str = "quota 1", second: str = "", ranking: str = "") -> CompiledRuleset:
+    return compile_ruleset(MINI.format(top=top, second=second, ranking=ranking), "mini.rules")
+
+
+def bloc_case(*units: tuple[str, int | str, int], **extra: Any) -> dict[str, Any]:
+    case: dict[str, Any] = {
+        "members": [u for u, _, _ in units],
+        "submissions": [{"unit": u, "inputs": {"points": p, "votes": v}} for u, p, v in units],
+    }
+    case.update(extra)
+    return case
+
+
+def statuses(result: BlocResult, title: str) -> dict[str, str]:
+    return {u.unit or "": u.titles[title].status for u in result.units}
+
+
+def test_bloc_ranks_equal_scores_1_2_2_4() -> None:
+    """Whole bloc: two units with equal scores share rank 2 and the next unit is 4th."""
+    result = evaluate_bloc(mini(), bloc_case(("a", 90, 0), ("b", 95, 0), ("c", 90, 0), ("d", 70, 0)))
+    assert [("b", 1), ("a", 2), ("c", 2), ("d", 4)] == [(u.unit, u.rank) for u in result.units]
+
+
+def test_bloc_tie_at_the_boundary_awards_nobody() -> None:
+    """Quota 1 and two excellent units level on every key: both tied, none awarded, reported for a vote."""
+    result = evaluate_bloc(mini(), bloc_case(("a", 95, 1), ("b", 95, 1), ("c", 91, 1)))
+    assert {"a": TIED, "b": TIED, "c": OVER_QUOTA} == statuses(result, "top")
+    assert () == result.titles["top"].awarded
+    assert ("a", "b") == result.titles["top"].tied
+    note = result.units[0].titles["top"].note or ""
+    assert "vote" in note
+
+
+def test_second_key_resolves_a_boundary_tie() -> None:
+    """`ranking by score desc, votes desc`: equal scores but more votes wins the single place."""
+    result = evaluate_bloc(
+        mini(ranking="ranking by score desc, votes desc"), bloc_case(("a", 95, 1), ("b", 95, 4), ("c", 91, 9))
+    )
+    assert {"a": OVER_QUOTA, "b": AWARDED, "c": OVER_QUOTA} == statuses(result, "top")
+    assert ["b", "a", "c"] == [u.unit for u in result.units]
+
+
+def test_not_earlier_title_means_not_awarded() -> None:
+    """`require not top` excludes the unit awarded `top`; tied (unawarded) units stay eligible."""
+    result = evaluate_bloc(mini(), bloc_case(("a", 99, 0), ("b", 85, 0), ("c", 70, 0)))
+    assert {"a": AWARDED, "b": NOT_ELIGIBLE, "c": NOT_ELIGIBLE} == statuses(result, "top")
+    assert {"a": NOT_ELIGIBLE, "b": AWARDED, "c": NOT_ELIGIBLE} == statuses(result, "second")
+    tied = evaluate_bloc(mini(), bloc_case(("a", 95, 0), ("b", 95, 0)))
+    assert {"a": AWARDED, "b": AWARDED} == statuses(tied, "second")
+
+
+def test_percentage_quota_in_a_bloc() -> None:
+    """`quota 50%` of 5 units awards floor(2.5) = 2; `quota 5%` still awards one."""
+    units = [("a", 99, 0), ("b", 98, 0), ("c", 97, 0), ("d", 96, 0), ("e", 95, 0)]
+    result = evaluate_bloc(mini(top="quota 50%"), bloc_case(*units))
+    assert ("a", "b") == result.titles["top"].awarded
+    assert ("c", "d", "e") == result.titles["top"].over_quota
+    assert 2 == result.titles["top"].quota
+    result = evaluate_bloc(mini(top="quota 5%"), bloc_case(*units))
+    assert ("a",) == result.titles["top"].awarded
+
+
+def test_rank_by_keys_other_than_the_score() -> None:
+    """A title's `rank by votes desc, rank asc` orders eligible units by votes, then bloc rank."""
+    result = evaluate_bloc(
+        mini(top='require score > 1000 "never"', second="quota 2\n    rank by votes desc, rank asc"),
+        bloc_case(("a", 95, 3), ("b", 90, 5), ("c", 85, 5), ("d", 99, 1)),
+    )
+    assert ("b", "c") == result.titles["second"].awarded
+    assert ("a", "d") == result.titles["second"].over_quota
+
+
+def test_rank_by_tie_on_every_key_is_tied() -> None:
+    """Units equal on every `rank by` key at the boundary are tied even if their scores differ."""
+    result = evaluate_bloc(
+        mini(top='require score > 1000 "never"', second="quota 1\n    rank by votes desc"),
+        bloc_case(("a", 95, 5), ("b", 90, 5), ("c", 85, 1)),
+    )
+    assert {"a": TIED, "b": TIED, "c": OVER_QUOTA} == statuses(result, "second")
+
+
+def test_every_problem_of_a_bad_case_at_once() -> None:
+    """Structural problems and every unit's invalid inputs come back together, inputs prefixed by submission."""
+    data = bloc_case(("a", 95, 0), ("b", -1, 0), ("c", "many", 0))
+    data["members"].append("z")
+    data["current"] = {"leader": "q"}
+    with pytest.raises(InputError) as exc:
+        evaluate_bloc(mini(), data)
+    fields = [v.field for v in exc.value.violations]
+    assert {
+        "submissions[1](b).inputs.points",
+        "submissions[2](c).inputs.points",
+        "members[3]",
+        "current.leader",
+    } == set(fields)
+    assert "case" == exc.value.what
+
+
+def test_missing_input_named_with_its_unit() -> None:
+    """A unit missing a required input is reported at submissions[i](unit).inputs.NAME."""
+    data = bloc_case(("a", 95, 0), ("b", 90, 0))
+    del data["submissions"][1]["inputs"]["points"]
+    with pytest.raises(InputError) as exc:
+        evaluate_bloc(mini(), data)
+    assert ["submissions[1](b).inputs.points"] == [v.field for v in exc.value.violations]
+
+
+def test_case_object_is_checked_too() -> None:
+    """A Case built in code with a member lacking a submission is rejected, not a KeyError."""
+    case = Case(members=("a", "b"), submissions=(Submission("a", {"points": 1}),))
+    with pytest.raises(InputError) as exc:
+        evaluate_bloc(mini(), case)
+    assert ["members[1]"] == [v.field for v in exc.value.violations]
+
+
+def test_stage_is_carried_to_the_unit_result() -> None:
+    """A submission's stage appears on the unit's result and in its JSON."""
+    data = bloc_case(("a", 95, 0), ("b", 90, 0))
+    data["submissions"][0]["stage"] = "reviewed"
+    result = evaluate_bloc(mini(), data)
+    assert "reviewed" == result.units[0].to_json()["stage"]
+
+
+def test_explain_lists_every_requirement_with_values() -> None:
+    """With explain, each unit × title lists every require, passed or failed, with the values it used."""
+    result = evaluate_bloc(mini(), bloc_case(("a", 99, 0), ("b", 85, 0)), explain=True)
+    b_second = result.units[1].titles["second"]
+    assert [True, True] == [r.passed for r in b_second.requires]
+    assert {"top": False} == b_second.requires[0].values
+    assert "not already top" == b_second.requires[0].reason
+    a_second = result.units[0].titles["second"]
+    assert [False, True] == [r.passed for r in a_second.requires]
+
+
+def test_rotation_uses_this_periods_ranking() -> None:
+    """The deputy chain reads the bloc ranking just computed; the leader is the current deputy."""
+    data = bloc_case(("a", 80, 0), ("b", 85, 0), ("c", 99, 0), current={"leader": "a", "deputy": "c"})
+    result = evaluate_bloc(mini(), data)
+    assert result.rotation is not None
+    assert ("c", "b") == (result.rotation.leader.unit, result.rotation.deputy.unit)
+
+
+def test_bloc_aggregates_are_computed_once_for_the_bloc() -> None:
+    """A `bloc_max` criterion scores each unit relative to the best of its bloc."""
+    text = MINI.format(top="", second="", ranking="").replace(
+        'criterion pts "Points" max 200 = points',
+        'criterion pts "Points" max 100 = points / bloc_max(points) * 100',
+    )
+    compiled = compile_ruleset(text, "mini.rules")
+    result = evaluate_bloc(compiled, bloc_case(("a", 40, 0), ("b", 80, 0), ("c", 20, 0)))
+    assert {"b": D("100.00"), "a": D("50.00"), "c": D("25.00")} == {u.unit: u.score for u in result.units}
+
+
+def test_division_by_zero_in_a_ranking_key_names_the_unit() -> None:
+    """A ranking key that divides by zero is an EvaluationError naming the unit and the key."""
+    compiled = mini(ranking="ranking by points / target desc")
+    with pytest.raises(EvaluationError) as exc:
+        evaluate_bloc(compiled, bloc_case(("a", 95, 0), ("b", 90, 0)))
+    assert "a" == exc.value.unit
+    assert "ranking key" == exc.value.where
