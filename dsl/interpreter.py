@@ -410,7 +410,11 @@ class UnitInterpreter:
             env = _UnitEnv(self.plan, {**values, **eligibility}, bloc)
             passed: list[bool | None] = []
             for rp in tp.requires:
-                if rp.needs_rank or any(eligibility[t] is None for t in rp.titles) or (rp.has_aggregate and bloc is None):
+                if (
+                    rp.needs_rank
+                    or any(eligibility[t] is None for t in rp.titles)
+                    or (rp.has_aggregate and bloc is None)
+                ):
                     passed.append(None)
                 else:
                     passed.append(self._at(f"title '{tp.title.name}'", rp.require.span, rp.require.expr, env))

@@ -76,7 +76,11 @@ def clamp(value: Decimal, low: Decimal, high: Decimal) -> Decimal:
 
 def arithmetic_message(exc: BaseException) -> str:
     """Words for a decimal signal raised while evaluating."""
-    if isinstance(exc, ZeroDivisionError):  # DivisionByZero and DivisionUndefined (0/0)
+    if isinstance(exc, ZeroDivisionError):
+        return "division by zero"
+    # The C decimal module signals 0/0 as InvalidOperation carrying DivisionUndefined.
+    signals = exc.args[0] if exc.args and isinstance(exc.args[0], list) else []
+    if any(isinstance(s, type) and issubclass(s, decimal.DivisionUndefined) for s in signals):
         return "division by zero"
     if isinstance(exc, decimal.Overflow):
         return "a number grew beyond the decimal range"

@@ -303,3 +303,12 @@ def test_traceback_points_at_generated_source() -> None:
         assert rs.evaluator.filename in names
     else:
         pytest.fail("expected a division error")
+
+
+def test_zero_divided_by_zero_is_division_by_zero() -> None:
+    """0/0 (decimal's DivisionUndefined) is reported as division by zero, by both evaluators."""
+    rs = small('  input a: int\n  group g "G" max 10 { criterion c "C" = a / a }')
+    for reference in (False, True):
+        with pytest.raises(EvaluationError) as info:
+            rs.score({"a": 0}, reference=reference)
+        assert ("division by zero", "criterion 'c'") == (info.value.message, info.value.where)
