@@ -52,16 +52,17 @@ __all__ = [
 
 
 def ruleset_sha256(ruleset: n.Ruleset, source: str) -> str:
-    """The identity of a ruleset in every result: SHA-256 of its NFC source text (UTF-8).
+    """The identity of a ruleset in every result (the one place it is computed).
 
-    The one place this is computed, so the canonical resolved form
-    (`dsl.identity`) can replace it in one line.
+    ``ruleset`` must be the resolved ruleset as parsed (before checking):
+    `dsl.identity` hashes its canonical text, so layout, comments and tests
+    do not change it.
     """
     try:
-        from dsl.identity import ruleset_sha256 as canonical  # type: ignore[attr-defined, unused-ignore]
-    except ImportError:
+        from dsl.identity import ruleset_sha256 as canonical
+    except ImportError:  # until dsl.identity lands: the NFC source text
         return hashlib.sha256(unicodedata.normalize("NFC", source).encode("utf-8")).hexdigest()
-    return str(canonical(ruleset))
+    return canonical(ruleset)
 
 
 @dataclass(frozen=True, eq=False)
@@ -72,6 +73,8 @@ class CompiledRuleset:
     source: str
     path: str
     sources: Mapping[str, str] = field(default_factory=dict, repr=False)
+    #: The identity (`ruleset_sha256` of the resolved, unchecked ruleset); computed when empty.
+    identity: str = field(default="", repr=False)
     # Derived in __post_init__:
     name: str = field(init=False)
     version: str = field(init=False)
@@ -92,7 +95,7 @@ class CompiledRuleset:
         set_ = object.__setattr__
         set_(self, "name", rs.name)
         set_(self, "version", rs.version)
-        set_(self, "sha256", ruleset_sha256(rs, self.source))
+        set_(self, "sha256", self.identity or ruleset_sha256(rs, self.source))
         set_(self, "ref", RulesetRef(rs.name, rs.version, self.sha256))
         set_(self, "places", rs.rounding.places)
         set_(self, "rounding_mode", rs.rounding.mode)
@@ -337,7 +340,7 @@ def compile_checked(
 ) -> CompiledRuleset:
     """Check and compile an already parsed (and resolved, when it ``extends``) ruleset."""
     checked = require_ok(check(ruleset, source=source, tests=tests, sources=sources), source)
-    return CompiledRuleset(checked, source, path, dict(sources or {}))
+    return CompiledRuleset(checked, source, path, dict(sources or {}), ruleset_sha256(ruleset, source))
 
 
 def compile_ruleset(source: str, path: str = "<string>") -> CompiledRuleset:

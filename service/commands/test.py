@@ -1,0 +1,49 @@
+"""``thidua test [PATH]``: run the ``test`` blocks of every ruleset file under PATH.
+
+This module owns the command's arguments and printing; running tests is
+`dsl.testing`'s job. Each failure prints as
+``path:line: FAIL "label": expect … — name is value``; the last line is
+exactly ``N passed, M failed``. Exit status 1 on any failure, 2 when PATH
+does not exist.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``test`` subcommand."""
+    p = subparsers.add_parser(
+        "test",
+        help="run the test blocks written in ruleset files",
+        description="Run every `test` block in the .rules files under PATH (default: rulesets/). "
+        "Tests without `for` apply to their own file's ruleset.",
+    )
+    p.add_argument("path", nargs="?", default="rulesets", metavar="PATH", help="a .rules file or a folder")
+    p.add_argument("-v", "--verbose", action="store_true", help="also list the tests that passed")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """The handler: returns the exit status."""
+    from dsl.testing import run_tests
+
+    if not Path(args.path).exists():
+        print(f"thidua: {args.path}: no such file or folder", file=sys.stderr)
+        return EXIT_USAGE
+    report = run_tests(args.path)
+    if args.verbose:
+        for o in report.outcomes:
+            if o.passed:
+                print(f'{o.path}:{o.line}: ok "{o.label}"')
+    for line in report.lines():
+        print(line)
+    return EXIT_FAILED if report.failed else EXIT_OK
