@@ -169,6 +169,30 @@ class CompiledRuleset:
                 raise self.evaluator.translate(exc, unit) from None
         return self._result(out, unit, explain)
 
+    def score_in_bloc(
+        self,
+        validated: Mapping[str, Any],
+        *,
+        unit: str | None,
+        bloc: rt.BlocAggregates | None,
+        explain: bool = False,
+    ) -> tuple[UnitResult, tuple[tuple[bool | None, ...], ...]]:
+        """`score` for bloc evaluation (`dsl.bloc`): validated inputs, and each title requirement's outcome.
+
+        The second element holds, per title in plan order, every requirement's
+        unit-level outcome from the compiled code: None where it needs the bloc
+        (``rank``, ``bloc_size``), and for requirements naming an earlier title
+        the outcome under unit-level *eligibility* — a bloc must re-evaluate
+        those two kinds (titles mean "awarded" there) and can keep the rest,
+        instead of interpreting every requirement of every unit.
+        """
+        bv = bloc.values if bloc is not None else None
+        try:
+            out = (self.evaluator.unit_explain if explain else self.evaluator.unit)(validated, bv)
+        except Exception as exc:
+            raise self.evaluator.translate(exc, unit) from None
+        return self._result(out, unit, explain), tuple(passed for _, passed in out[7])
+
     def _result(self, out: tuple[Any, ...], unit: str | None, explain: bool) -> UnitResult:
         values, crit, groups, bonus, penalty, score, level, titles = out[:8]
         plan = self.plan
