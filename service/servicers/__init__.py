@@ -1,0 +1,1 @@
+"""The thidua.v1 servicers: `RulesetServicer` and `EvaluationServicer`, over one `RulesetSource`."""

@@ -1,0 +1,86 @@
+"""Finding and compiling the ruleset a request names, shared by both servicers.
+
+A `RulesetRef` message (name, version or empty for the latest) is resolved in
+the rulesets folder (`dsl.registry.Registry`, its ``extends`` chain
+included) and compiled once per content: the compiled-ruleset cache is keyed
+by the SHA-256 of the chain's source texts, so an edited file is recompiled
+on its next use and nothing but file contents decides an answer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import grpc
+
+from dsl.errors import FieldViolation, InputError, RulesetError
+from dsl.parser import normalize
+from dsl.registry import Registry
+from dsl.registry import RulesetRef as RegistryRef
+from service.cache import LRUCache
+from service.config import Limits
+from service.errors import ServiceError
+from service.gen.thidua.v1 import values_pb2 as vals
+from service.logging import note_ruleset
+
+if TYPE_CHECKING:
+    from dsl.api import CompiledRuleset
+    from dsl.inherit import ResolvedRuleset
+
+
+def content_key(resolved: ResolvedRuleset) -> str:
+    """SHA-256 over the texts of every file of the chain, in chain order (the cache key)."""
+    digest = hashlib.sha256()
+    for link in resolved.chain:
+        text = resolved.sources.get(link.path, "")
+        digest.update(link.path.encode("utf-8") + b"\0" + text.encode("utf-8") + b"\0")
+    return digest.hexdigest()
+
+
+def compile_resolved(resolved: ResolvedRuleset) -> CompiledRuleset:
+    """Check and compile a resolved ruleset (its ``extends`` chain already flattened)."""
+    from dsl.api import compile_checked
+
+    path = resolved.chain[0].path if resolved.chain else "<resolved>"
+    source = resolved.sources.get(path, "")
+    return compile_checked(resolved.ruleset, source=source, path=path, sources=resolved.sources)
+
+
+class RulesetSource:
+    """The rulesets folder plus the compiled-ruleset cache; safe to share between threads."""
+
+    def __init__(self, root: Path, limits: Limits, cache_size: int = 64) -> None:
+        self.registry = Registry(root)
+        self.limits = limits
+        self.cache: LRUCache[CompiledRuleset] = LRUCache(cache_size)
+
+    def resolve(self, ref: vals.RulesetRef, field: str = "ruleset") -> ResolvedRuleset:
+        """The resolved (flat) ruleset a reference names. NotFoundError when there is none."""
+        name = normalize(ref.name.strip())
+        if not name:
+            raise InputError([FieldViolation(f"{field}.name", "a ruleset name is required")], what="request")
+        version = ref.version.strip() or None
+        return self.registry.resolve_ref(RegistryRef(name, version))
+
+    def compile(self, resolved: ResolvedRuleset) -> CompiledRuleset:
+        """The compiled ruleset for a resolved one, from the cache when its content was seen before."""
+        return self.cache.get_or_build(content_key(resolved), lambda: compile_resolved(resolved))
+
+    def compiled(self, ref: vals.RulesetRef, field: str = "ruleset") -> CompiledRuleset:
+        """Resolve and compile what ``ref`` names; the SHA-256 goes into the call's log event.
+
+        A file of the rulesets folder that does not check is the server's
+        problem, not the client's: FAILED_PRECONDITION with its first errors.
+        """
+        try:
+            compiled = self.compile(self.resolve(ref, field))
+        except RulesetError as exc:
+            raise ServiceError(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                f"ruleset '{ref.name}@{ref.version or 'latest'}' in the server's rulesets folder "
+                f"does not check: {exc.message}",
+            ) from exc
+        note_ruleset(compiled.sha256)
+        return compiled

@@ -1,0 +1,131 @@
+"""EvaluationService: Score, ScoreStream, CheckEligibility, ComputeRotation over the engine.
+
+Each method converts the request (`service.convert`), calls the engine
+(`dsl.api.CompiledRuleset.score`, `dsl.bloc.evaluate_bloc`) and converts the
+result back; errors are raised as the engine's own and mapped to statuses by
+`service.errors.guarded` — or, in ScoreStream, put into that item's response.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import grpc
+
+from dsl.errors import InputError
+from service.convert import (
+    case_to_mapping,
+    eligibility_pb,
+    inputs_to_python,
+    rotation_pb,
+    ruleset_pb,
+    unit_result_pb,
+)
+from service.errors import ServiceError, guarded, item_error, prefixed
+from service.gen.thidua.v1 import evaluation_pb2 as ev
+from service.gen.thidua.v1 import evaluation_pb2_grpc as ev_grpc
+from service.logging import note_item, note_ruleset
+from service.servicers.common import RulesetSource
+
+if TYPE_CHECKING:
+    from dsl.api import CompiledRuleset
+    from dsl.results import BlocResult
+
+
+class EvaluationServicer(ev_grpc.EvaluationServiceServicer):
+    """Scores submissions and decides blocs; stateless apart from the compiled-ruleset cache."""
+
+    def __init__(self, source: RulesetSource) -> None:
+        self.source = source
+
+    # ------------------------------------------------------------ scoring
+    def _score(self, compiled: CompiledRuleset, request: ev.ScoreRequest) -> ev.ScoreResponse:
+        inputs = inputs_to_python(request.inputs, self.source.limits)
+        try:
+            result = compiled.score(inputs, unit=request.unit or None, explain=request.explain)
+        except InputError as exc:
+            raise prefixed(exc, "inputs.") from None
+        return ev.ScoreResponse(
+            ruleset=ruleset_pb(compiled.ref), result=unit_result_pb(result, explain=request.explain)
+        )
+
+    @guarded
+    def Score(self, request: ev.ScoreRequest, context: grpc.ServicerContext) -> ev.ScoreResponse:
+        return self._score(self.source.compiled(request.ruleset), request)
+
+    @guarded
+    def ScoreStream(
+        self, request_iterator: Iterator[ev.ScoreRequest], context: grpc.ServicerContext
+    ) -> Iterator[ev.ScoreResponse]:
+        # One request is read only after the previous answer was handed to gRPC, whose
+        # send waits for HTTP/2 flow control: a slow reader stalls us, memory stays flat.
+        # Each distinct ruleset reference is resolved once per stream.
+        compiled_by_ref: dict[tuple[str, str], CompiledRuleset] = {}
+        for index, request in enumerate(request_iterator):
+            note_item()
+            key = (request.ruleset.name, request.ruleset.version)
+            try:
+                compiled = compiled_by_ref.get(key)
+                if compiled is None:
+                    compiled = self.source.compiled(request.ruleset)
+                    compiled_by_ref[key] = compiled
+                response = self._score(compiled, request)
+            except Exception as exc:  # every item error goes into its response
+                response = ev.ScoreResponse(error=item_error(exc))
+                if compiled is not None:
+                    response.ruleset.CopyFrom(ruleset_pb(compiled.ref))
+            response.index = index
+            yield response
+
+    # ------------------------------------------------------------ blocs
+    def _decide(self, ruleset: Any, bloc_case: ev.BlocCase) -> tuple[CompiledRuleset, BlocResult]:
+        from dsl.bloc import evaluate_bloc
+        from dsl.case import parse_case
+
+        compiled = self.source.compiled(ruleset)
+        mapping = case_to_mapping(bloc_case, self.source.limits)
+        try:
+            case = parse_case(mapping)
+            return compiled, evaluate_bloc(compiled, case)
+        except InputError as exc:
+            raise prefixed(exc, "bloc_case.") from None
+
+    @guarded
+    def CheckEligibility(
+        self, request: ev.CheckEligibilityRequest, context: grpc.ServicerContext
+    ) -> ev.CheckEligibilityResponse:
+        case = request.bloc_case
+        if not case.members and len(case.submissions) == 1:
+            # SPEC §1.6: a title checked for a single unit reports eligibility only.
+            compiled = self.source.compiled(request.ruleset)
+            submission = case.submissions[0]
+            inputs = inputs_to_python(
+                submission.inputs, self.source.limits, prefix="bloc_case.submissions[0].inputs."
+            )
+            try:
+                # Requirement results come with the explanation; CheckEligibility always returns them.
+                result = compiled.score(inputs, unit=submission.unit or None, explain=True)
+            except InputError as exc:
+                raise prefixed(exc, "bloc_case.submissions[0].inputs.") from None
+            return ev.CheckEligibilityResponse(
+                ruleset=ruleset_pb(compiled.ref),
+                bloc=case.bloc,
+                period=case.period,
+                units=[unit_result_pb(result, explain=request.explain, requirements=True)],
+            )
+        compiled, decided = self._decide(request.ruleset, case)
+        note_ruleset(compiled.sha256)
+        return eligibility_pb(decided, explain=request.explain)
+
+    @guarded
+    def ComputeRotation(
+        self, request: ev.ComputeRotationRequest, context: grpc.ServicerContext
+    ) -> ev.ComputeRotationResponse:
+        compiled, decided = self._decide(request.ruleset, request.bloc_case)
+        if decided.rotation is None:
+            raise ServiceError(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                f"ruleset {compiled.name}@{compiled.version} has no rotation rules",
+            )
+        return rotation_pb(decided.rotation, compiled.ref)

@@ -1,0 +1,220 @@
+"""RulesetService: list, read, validate, publish and compare rulesets.
+
+Listing and reading work over the rulesets folder (`dsl.registry`).
+Publishing needs a store implementing `Publisher` (the database layer,
+`service.db`); a server started without one answers FAILED_PRECONDITION.
+Comparing needs the behavioural diff (`dsl.diff`); until it exists the call
+answers UNIMPLEMENTED, saying so.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from typing import TYPE_CHECKING, Protocol
+
+import grpc
+
+from dsl import nodes as n
+from dsl.errors import ERROR, Diagnostic, FieldViolation, InputError, NotFoundError, RulesetError
+from dsl.format import format_source
+from dsl.parser import normalize
+from service.convert import diagnostic_pb, ruleset_pb
+from service.errors import ServiceError, guarded
+from service.gen.thidua.v1 import rulesets_pb2 as rs
+from service.gen.thidua.v1 import rulesets_pb2_grpc as rs_grpc
+from service.gen.thidua.v1 import values_pb2 as vals
+from service.limits import check_source, check_tree, depth_guarded
+from service.logging import note_ruleset
+from service.servicers.common import RulesetSource, compile_resolved
+
+if TYPE_CHECKING:
+    from dsl.api import CompiledRuleset
+    from dsl.inherit import ResolvedRuleset
+
+
+class StoredVersion(Protocol):
+    name: str
+    version: str
+    sha256: str
+
+
+class PublishOutcome(Protocol):
+    @property
+    def ruleset(self) -> StoredVersion: ...
+
+    @property
+    def created(self) -> bool: ...
+
+
+class Publisher(Protocol):
+    """What PublishRuleset needs from the database layer (`service.db.repository.Store`)."""
+
+    def publish(
+        self, name: str, version: str, source: str, resolved_source: str, sha256: str, author: str
+    ) -> PublishOutcome: ...
+
+
+def _info(compiled: CompiledRuleset, latest: bool, extends: str = "") -> rs.RulesetInfo:
+    ruleset = compiled.ruleset
+    description = ruleset.first(n.Description)
+    effective = ruleset.first(n.Effective)
+    return rs.RulesetInfo(
+        ruleset=ruleset_pb(compiled.ref),
+        description=description.text if description is not None else "",
+        effective_from=effective.start.isoformat() if effective is not None else "",
+        effective_to=effective.end.isoformat() if effective is not None else "",
+        status="published",
+        latest=latest,
+        extends=extends,
+    )
+
+
+def _extends(resolved: ResolvedRuleset) -> str:
+    return f"{resolved.chain[1].name}@{resolved.chain[1].version}" if len(resolved.chain) > 1 else ""
+
+
+class RulesetServicer(rs_grpc.RulesetServiceServicer):
+    """Rulesets from the folder (read-only) and, with a `Publisher`, from the database."""
+
+    def __init__(self, source: RulesetSource, publisher: Publisher | None = None) -> None:
+        self.source = source
+        self.publisher = publisher
+
+    @guarded
+    def ListRulesets(
+        self, request: rs.ListRulesetsRequest, context: grpc.ServicerContext
+    ) -> rs.ListRulesetsResponse:
+        registry = self.source.registry
+        wanted = normalize(request.name.strip())
+        names = [wanted] if wanted else registry.names()
+        if wanted and not registry.versions(wanted):
+            raise NotFoundError(f"no ruleset named '{wanted}'")
+        out = rs.ListRulesetsResponse()
+        for name in names:
+            versions = registry.versions(name)
+            for version in versions:
+                latest = version == versions[-1]
+                try:
+                    resolved = registry.resolve(name, version)
+                    compiled = self.source.compile(resolved)
+                except RulesetError as exc:
+                    # A broken file is listed, not hidden: operators need to see it.
+                    out.rulesets.add(
+                        ruleset=vals.ResolvedRuleset(name=name, version=version),
+                        status="invalid",
+                        description=exc.message,
+                        latest=latest,
+                    )
+                    continue
+                out.rulesets.append(_info(compiled, latest, _extends(resolved)))
+        return out
+
+    @guarded
+    def GetRuleset(
+        self, request: rs.GetRulesetRequest, context: grpc.ServicerContext
+    ) -> rs.GetRulesetResponse:
+        resolved = self.source.resolve(request.ruleset)
+        compiled = self.source.compiled(request.ruleset)
+        versions = self.source.registry.versions(compiled.name)
+        return rs.GetRulesetResponse(
+            info=_info(compiled, bool(versions) and versions[-1] == compiled.version, _extends(resolved)),
+            source=resolved.sources.get(resolved.chain[0].path, ""),
+        )
+
+    def _compile_text(self, text: str, path: str, field: str) -> tuple[ResolvedRuleset, CompiledRuleset]:
+        """Check limits, resolve ``extends`` against the folder, check and compile source text."""
+        limits = self.source.limits
+        check_source(text, field, limits)
+
+        def work() -> tuple[ResolvedRuleset, CompiledRuleset]:
+            resolved = self.source.registry.resolve_text(text, path)
+            check_tree(resolved.ruleset, field, limits)
+            return resolved, compile_resolved(resolved)
+
+        return depth_guarded(field, limits, work)
+
+    @guarded
+    def ValidateRuleset(
+        self, request: rs.ValidateRulesetRequest, context: grpc.ServicerContext
+    ) -> rs.ValidateRulesetResponse:
+        path = request.path.strip() or "<request>"
+        text = request.source
+        try:
+            _resolved, compiled = self._compile_text(text, path, "source")
+        except RulesetError as exc:
+            return rs.ValidateRulesetResponse(
+                valid=False,
+                diagnostics=[
+                    diagnostic_pb(d, text if d.span.file == path else exc.source) for d in exc.diagnostics
+                ],
+            )
+        except NotFoundError as exc:
+            # A parent named by `extends` that the folder does not have.
+            diag = Diagnostic(ERROR, exc.message, n.Span(1, 1, 1, 2, path), "unknown-parent")
+            return rs.ValidateRulesetResponse(valid=False, diagnostics=[diagnostic_pb(diag, text)])
+        note_ruleset(compiled.sha256)
+        return rs.ValidateRulesetResponse(
+            valid=True,
+            diagnostics=[diagnostic_pb(d, text) for d in compiled.checked.diagnostics],
+            ruleset=ruleset_pb(compiled.ref),
+        )
+
+    @guarded
+    def PublishRuleset(
+        self, request: rs.PublishRulesetRequest, context: grpc.ServicerContext
+    ) -> rs.PublishRulesetResponse:
+        if self.publisher is None:
+            raise ServiceError(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                "publishing needs a database; this server runs on the rulesets folder only",
+            )
+        problems = [
+            FieldViolation(field, "required")
+            for field in ("name", "version", "source", "author")
+            if not getattr(request, field).strip()
+        ]
+        if problems:
+            raise InputError(problems, what="request")
+        name, version = normalize(request.name.strip()), request.version.strip()
+        path = f"{name}/{version}.rules"
+        resolved, compiled = self._compile_text(request.source, path, "source")
+        if (compiled.name, compiled.version) != (name, version):
+            raise InputError(
+                [
+                    FieldViolation(
+                        "source",
+                        f'the source declares ruleset {compiled.name} version "{compiled.version}", '
+                        f'not {name} version "{version}"',
+                    )
+                ],
+                what="request",
+            )
+        outcome = self.publisher.publish(
+            name,
+            version,
+            request.source,
+            format_source(resolved.source),
+            compiled.sha256,
+            request.author.strip(),
+        )
+        note_ruleset(outcome.ruleset.sha256)
+        return rs.PublishRulesetResponse(
+            ruleset=vals.ResolvedRuleset(
+                name=outcome.ruleset.name, version=outcome.ruleset.version, sha256=outcome.ruleset.sha256
+            ),
+            created=outcome.created,
+        )
+
+    @guarded
+    def CompareRulesets(
+        self, request: rs.CompareRulesetsRequest, context: grpc.ServicerContext
+    ) -> rs.CompareRulesetsResponse:
+        if importlib.util.find_spec("dsl.diff") is None:
+            raise ServiceError(
+                grpc.StatusCode.UNIMPLEMENTED,
+                "CompareRulesets is not available yet: the behavioural diff (dsl.diff) is not part of this build",
+            )
+        raise ServiceError(
+            grpc.StatusCode.UNIMPLEMENTED,
+            "CompareRulesets is not wired to dsl.diff in this build",
+        )
