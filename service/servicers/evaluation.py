@@ -25,7 +25,7 @@ from service.convert import (
 from service.errors import ServiceError, guarded, item_error, prefixed
 from service.gen.thidua.v1 import evaluation_pb2 as ev
 from service.gen.thidua.v1 import evaluation_pb2_grpc as ev_grpc
-from service.logging import note_item, note_ruleset
+from service.logging import note_item
 from service.servicers.common import RulesetSource
 
 if TYPE_CHECKING:
@@ -79,15 +79,13 @@ class EvaluationServicer(ev_grpc.EvaluationServiceServicer):
             yield response
 
     # ------------------------------------------------------------ blocs
-    def _decide(self, ruleset: Any, bloc_case: ev.BlocCase) -> tuple[CompiledRuleset, BlocResult]:
+    def _decide(self, ruleset: Any, bloc_case: ev.BlocCase, *, explain: bool) -> tuple[CompiledRuleset, BlocResult]:
         from dsl.bloc import evaluate_bloc
-        from dsl.case import parse_case
 
         compiled = self.source.compiled(ruleset)
         mapping = case_to_mapping(bloc_case, self.source.limits)
         try:
-            case = parse_case(mapping)
-            return compiled, evaluate_bloc(compiled, case)
+            return compiled, evaluate_bloc(compiled, mapping, explain=explain)
         except InputError as exc:
             raise prefixed(exc, "bloc_case.") from None
 
@@ -114,15 +112,15 @@ class EvaluationServicer(ev_grpc.EvaluationServiceServicer):
                 period=case.period,
                 units=[unit_result_pb(result, explain=request.explain, requirements=True)],
             )
-        compiled, decided = self._decide(request.ruleset, case)
-        note_ruleset(compiled.sha256)
+        # Requirement results come with the explanation; CheckEligibility always returns them.
+        _compiled, decided = self._decide(request.ruleset, case, explain=True)
         return eligibility_pb(decided, explain=request.explain)
 
     @guarded
     def ComputeRotation(
         self, request: ev.ComputeRotationRequest, context: grpc.ServicerContext
     ) -> ev.ComputeRotationResponse:
-        compiled, decided = self._decide(request.ruleset, request.bloc_case)
+        compiled, decided = self._decide(request.ruleset, request.bloc_case, explain=False)
         if decided.rotation is None:
             raise ServiceError(
                 grpc.StatusCode.FAILED_PRECONDITION,

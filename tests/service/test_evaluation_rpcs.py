@@ -6,6 +6,7 @@ import queue
 import threading
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -15,7 +16,7 @@ from grpc_status import rpc_status
 
 from dsl.api import load_ruleset
 from service.config import Limits
-from service.convert import STATUS_NAMES, value_from_json
+from service.convert import STATUS_NAMES, case_from_json, value_from_json
 from service.gen.thidua.v1 import evaluation_pb2 as ev
 from service.gen.thidua.v1 import values_pb2 as vals
 from tests.service.grpc_helpers import KHOI3, ROOT, Client, load_case, make_rulesets, serving
@@ -327,3 +328,133 @@ def test_check_eligibility_single_unit_input_errors_name_the_submission(client: 
     assert grpc.StatusCode.INVALID_ARGUMENT == info.value.code()
     fields = {f for f, _ in _violations(info.value)}
     assert {"bloc_case.submissions[0].inputs.assigned", "bloc_case.submissions[0].inputs.met"} <= fields
+
+
+# ------------------------------------------------------------------ blocs
+
+
+def _engine_decision(case: dict[str, Any]) -> dict[str, Any]:
+    from dsl.bloc import evaluate_bloc
+
+    compiled = load_ruleset(ROOT / "rulesets" / "khoi3" / "2023.1.rules")
+    decided: dict[str, Any] = evaluate_bloc(compiled, case).to_json()
+    return decided
+
+
+def test_check_eligibility_decides_the_bloc_like_the_engine(client: Client, case: dict[str, Any]) -> None:
+    """CheckEligibility returns the reference outcome: ranking, statuses and awards, as evaluate_bloc does."""
+    request = ev.CheckEligibilityRequest(ruleset=KHOI3, bloc_case=case_from_json(case))
+    response = client.evaluation.CheckEligibility(request)
+    expected = _engine_decision(case)
+    assert ["tham_muu", "tccb", "ctd_ctct", "ubkt", "hau_can", "thanh_tra"] == [
+        u.unit for u in response.units
+    ]
+    assert [(u["unit"], u["score"], u["level"], u["rank"], u["titles"]) for u in expected["units"]] == [
+        (u.unit, u.score, u.level, u.rank, {t.name: STATUS_NAMES[t.status] for t in u.titles})
+        for u in response.units
+    ]
+    assert {k: (v["awarded"], v["tied"]) for k, v in expected["titles"].items()} == {
+        t.name: (list(t.awarded), list(t.tied)) for t in response.titles
+    }
+    assert (1, "khoi3", "2023") == (response.titles[2].quota, response.bloc, response.period)
+    ubkt = next(u for u in response.units if u.unit == "ubkt")
+    quyet_thang = next(t for t in ubkt.titles if t.name == "quyet_thang")
+    assert [True] * 5 == [r.passed for r in quyet_thang.requirements], (
+        "requirement results are always returned"
+    )
+
+
+def test_compute_rotation_names_the_deciding_alternatives(client: Client, case: dict[str, Any]) -> None:
+    """ComputeRotation: hau_can leads (the deputy promoted), tham_muu deputises, with traces."""
+    response = client.evaluation.ComputeRotation(
+        ev.ComputeRotationRequest(ruleset=KHOI3, bloc_case=case_from_json(case))
+    )
+    assert ("hau_can", "tham_muu") == (response.leader.unit, response.deputy.unit)
+    assert "current.deputy" == response.leader.chosen_by
+    assert response.deputy.chosen_by.startswith("first of ranking")
+    assert "2023.1" == response.ruleset.version
+
+
+def test_bad_case_lists_every_problem_under_bloc_case(client: Client, case: dict[str, Any]) -> None:
+    """A case with several problems answers INVALID_ARGUMENT with all of them, paths under bloc_case."""
+    bad = dict(case)
+    bad["members"] = [*case["members"], "ghost"]
+    bad["current"] = {"leader": "nobody"}
+    with pytest.raises(grpc.RpcError) as info:
+        client.evaluation.CheckEligibility(
+            ev.CheckEligibilityRequest(ruleset=KHOI3, bloc_case=case_from_json(bad))
+        )
+    assert grpc.StatusCode.INVALID_ARGUMENT == info.value.code()
+    fields = [f for f, _ in _violations(info.value)]
+    assert 2 <= len(fields)
+    assert all(f.startswith("bloc_case.") for f in fields)
+    assert any("current" in f for f in fields)
+
+
+def test_bloc_size_limit_names_the_limit(tmp_path: Path, case: dict[str, Any]) -> None:
+    """A case with more units than max_units_per_bloc is refused naming the limit."""
+    with (
+        serving(make_rulesets(tmp_path / "r"), Limits(max_units_per_bloc=3)) as small,
+        pytest.raises(grpc.RpcError) as info,
+    ):
+        small.evaluation.ComputeRotation(
+            ev.ComputeRotationRequest(ruleset=KHOI3, bloc_case=case_from_json(case))
+        )
+    assert grpc.StatusCode.INVALID_ARGUMENT == info.value.code()
+    assert "max_units_per_bloc" in (info.value.details() or "")
+
+
+def _aggr_case(tasks: dict[str, int]) -> ev.BlocCase:
+    return case_from_json(
+        {
+            "members": list(tasks),
+            "submissions": [{"unit": u, "inputs": {"tasks": t}} for u, t in tasks.items()],
+        }
+    )
+
+
+def test_bloc_aggregates_score_within_the_bloc(client: Client) -> None:
+    """A ruleset with bloc_max scores units relative to the bloc's best."""
+    request = ev.CheckEligibilityRequest(
+        ruleset=vals.RulesetRef(name="aggr"), bloc_case=_aggr_case({"a": 4, "b": 8, "c": 2})
+    )
+    response = client.evaluation.CheckEligibility(request)
+    assert [("b", "10.00", 1), ("a", "5.00", 2), ("c", "2.50", 3)] == [
+        (u.unit, u.score, u.rank) for u in response.units
+    ]
+    assert ["b"] == list(response.titles[0].awarded)
+
+
+def test_ties_at_the_quota_are_reported(client: Client) -> None:
+    """Two units tied for a quota-1 title are both tied, none awarded."""
+    request = ev.CheckEligibilityRequest(
+        ruleset=vals.RulesetRef(name="aggr"), bloc_case=_aggr_case({"a": 8, "b": 8, "c": 2})
+    )
+    response = client.evaluation.CheckEligibility(request)
+    assert ([], ["a", "b"]) == (list(response.titles[0].awarded), sorted(response.titles[0].tied))
+    assert {"a": "tied", "b": "tied", "c": "not_eligible"} == {
+        u.unit: STATUS_NAMES[u.titles[0].status] for u in response.units
+    }
+
+
+def test_rotation_without_rules_is_failed_precondition(client: Client) -> None:
+    """ComputeRotation with a ruleset that has no rotation block answers FAILED_PRECONDITION."""
+    bloc = case_from_json(
+        {"members": ["a"], "submissions": [{"unit": "a", "inputs": {"assigned": 1, "met": 1}}]}
+    )
+    with pytest.raises(grpc.RpcError) as info:
+        client.evaluation.ComputeRotation(
+            ev.ComputeRotationRequest(ruleset=vals.RulesetRef(name="divz"), bloc_case=bloc)
+        )
+    assert grpc.StatusCode.FAILED_PRECONDITION == info.value.code()
+    assert "rotation" in (info.value.details() or "")
+
+
+def test_exhausted_rotation_is_failed_precondition(client: Client) -> None:
+    """A one-unit bloc cannot fill the deputy seat: FAILED_PRECONDITION naming the role."""
+    with pytest.raises(grpc.RpcError) as info:
+        client.evaluation.ComputeRotation(
+            ev.ComputeRotationRequest(ruleset=vals.RulesetRef(name="aggr"), bloc_case=_aggr_case({"solo": 3}))
+        )
+    assert grpc.StatusCode.FAILED_PRECONDITION == info.value.code()
+    assert "deputy" in (info.value.details() or "")
