@@ -115,8 +115,8 @@ class Store:
         except (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError) as exc:
             # Connection refused, server gone, pool exhausted, SQLite locked: not the caller's fault,
             # and nothing was committed (commit is the last statement of every transaction).
-            reason = getattr(exc, "orig", None) or exc
-            raise UnavailableError(f"database {self.url} unavailable: {str(reason).strip()}") from exc
+            reason = " ".join(str(getattr(exc, "orig", None) or exc).split())  # drivers' messages span lines
+            raise UnavailableError(f"database {self.url} unavailable: {reason}") from exc
 
     def _read(self, work: Callable[[Session], T]) -> T:
         with self._guard(), Session(self._engine) as session:

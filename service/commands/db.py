@@ -1,0 +1,90 @@
+"""``thidua db``: the database's schema and contents from the command line.
+
+- ``thidua db upgrade`` migrates the database to the newest schema (the
+  service also does this on start);
+- ``thidua db current`` prints the schema revision the database is at;
+- ``thidua db import [--rulesets DIR]`` publishes the folder's rulesets that
+  the database does not hold yet (what the service does on start).
+
+``--database-url`` (else ``THIDUA_DATABASE_URL``, else ``sqlite:///var/thidua.db``)
+picks the database. Errors are one line on stderr, exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from dsl.registry import rulesets_dir
+from service.db import Store, migrations
+from service.db.importer import import_rulesets
+
+EXIT_OK, EXIT_FAILED = 0, 1
+
+
+def register(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "db", help="migrate the database, show its schema revision, import rulesets"
+    )
+    actions = parser.add_subparsers(title="actions", dest="db_action", metavar="ACTION", required=True)
+    url_help = "database URL (default: $THIDUA_DATABASE_URL, else sqlite:///var/thidua.db)"
+
+    upgrade = actions.add_parser("upgrade", help="migrate the database to the newest schema")
+    upgrade.add_argument("--database-url", metavar="URL", help=url_help)
+    upgrade.set_defaults(func=run_upgrade)
+
+    current = actions.add_parser("current", help="print the schema revision of the database")
+    current.add_argument("--database-url", metavar="URL", help=url_help)
+    current.set_defaults(func=run_current)
+
+    load = actions.add_parser("import", help="publish the rulesets of a folder (idempotent by hash)")
+    load.add_argument("--database-url", metavar="URL", help=url_help)
+    load.add_argument(
+        "--rulesets", metavar="DIR", help="rulesets folder (default: $THIDUA_RULESETS, else rulesets/)"
+    )
+    load.set_defaults(func=run_import)
+
+
+def run_upgrade(args: argparse.Namespace) -> int:
+    store = Store(args.database_url)
+    try:
+        before = store.schema_revision()
+        store.migrate()
+        after = store.schema_revision()
+    finally:
+        store.close()
+    if before == after:
+        print(f"{store.url}: already at revision {after} (newest)")
+    else:
+        print(f"{store.url}: upgraded from {before or 'an empty database'} to revision {after}")
+    return EXIT_OK
+
+
+def run_current(args: argparse.Namespace) -> int:
+    store = Store(args.database_url)
+    try:
+        revision = store.schema_revision()
+    finally:
+        store.close()
+    if revision is None:
+        print(f"{store.url}: not migrated (run `thidua db upgrade`)")
+        return EXIT_FAILED
+    state = "newest" if revision == migrations.head() else f"newest is {migrations.head()}"
+    print(f"{store.url}: revision {revision} ({state})")
+    return EXIT_OK
+
+
+def run_import(args: argparse.Namespace) -> int:
+    store = Store(args.database_url)
+    try:
+        store.migrate()
+        report = import_rulesets(store, rulesets_dir(args.rulesets))
+    finally:
+        store.close()
+    for ref in report.published:
+        print(f"published {ref}")
+    for ref, reason in report.failed.items():
+        print(f"thidua: {ref}: {reason}", file=sys.stderr)
+    print(report.summary())
+    return EXIT_FAILED if report.failed else EXIT_OK
