@@ -36,7 +36,7 @@ from dsl.results import (
     UnitResult,
 )
 from dsl.rotation import RotationContext, decide_rotation, evaluator
-from dsl.runtime import BlocAggregates, Plan, TitlePlan
+from dsl.runtime import BlocAggregates, Plan, RequirePlan, TitlePlan
 
 if TYPE_CHECKING:
     from dsl.api import CompiledRuleset
@@ -205,23 +205,24 @@ def _decide(
     aggs = None
     if plan.aggregates:
         aggs = compiled.bloc_aggregates([validated[u] for u in units], units=units)
-    results = {
-        u: compiled.score(validated[u], unit=u, explain=explain, bloc=aggs, validated=True) for u in units
-    }
+    results: dict[str, UnitResult] = {}
+    passed: dict[str, tuple[tuple[bool | None, ...], ...]] = {}
+    for u in units:
+        results[u], passed[u] = compiled.score_in_bloc(validated[u], unit=u, bloc=aggs, explain=explain)
     keys = KeyEvaluator(plan, aggs)
 
     ranking = rs.first(n.Ranking)
     sort_keys: tuple[n.SortKey, ...] = ranking.keys if ranking is not None else DEFAULT_RANKING
     descending = tuple(k.descending for k in sort_keys)
     try:
-        order, ranks, _ = rank_units(
+        order, ranks, bloc_keys = rank_units(
             units, lambda u: keys.key(sort_keys, results[u].values, u, "ranking"), descending
         )
     except ValueError as exc:
         raise EvaluationError(str(exc), where="ranking", span=ranking.span if ranking else None) from None
 
-    decider = TitleDecider(compiled, results, order, ranks, keys, aggs, explain)
-    awards = {tp.title.name: decider.decide(tp) for tp in plan.titles}
+    decider = TitleDecider(compiled, results, passed, order, ranks, bloc_keys, keys, aggs, explain)
+    awards = {tp.title.name: decider.decide(i, tp) for i, tp in enumerate(plan.titles)}
 
     stages = {s.unit: s.stage for s in case.submissions}
     unit_results = tuple(
@@ -282,30 +283,39 @@ class KeyEvaluator:
 
 
 class TitleDecider:
-    """Titles decided in declaration order for the whole bloc; statuses collected per unit."""
+    """Titles decided in declaration order for the whole bloc; statuses collected per unit.
+
+    Requirements that depend only on the unit come from the compiled unit
+    evaluation (``passed``); only those reading ``rank``/``bloc_size`` or an
+    earlier title ("was awarded") are evaluated here, by the interpreter.
+    """
 
     def __init__(
         self,
         compiled: CompiledRuleset,
         results: Mapping[str, UnitResult],
+        passed: Mapping[str, tuple[tuple[bool | None, ...], ...]],
         order: Sequence[str],
         ranks: Mapping[str, int],
+        bloc_keys: Mapping[str, Key],
         keys: KeyEvaluator,
         aggs: BlocAggregates | None,
         explain: bool,
     ) -> None:
         self.compiled = compiled
+        self.plan = compiled.plan
         self.results = results
+        self.passed = passed
         self.order = order
         self.ranks = ranks
+        self.bloc_keys = bloc_keys
         self.keys = keys
         self.aggs = aggs
+        self.bloc = keys.bloc
         self.explain = explain
         self.size = Decimal(len(order))
         self.awarded: dict[str, set[str]] = {}
         self.statuses: dict[str, dict[str, TitleResult]] = {u: {} for u in order}
-        ranking = compiled.ruleset.first(n.Ranking)
-        self.default_keys = ranking.keys if ranking is not None else DEFAULT_RANKING
 
     def _extra(self, unit: str, earlier: Sequence[str]) -> dict[str, Any]:
         extra: dict[str, Any] = {"rank": Decimal(self.ranks[unit]), "bloc_size": self.size}
@@ -313,7 +323,50 @@ class TitleDecider:
             extra[name] = unit in self.awarded[name]
         return extra
 
-    def decide(self, tp: TitlePlan) -> TitleAward:
+    def _outcome(self, tp: TitlePlan, rp: RequirePlan, unit: str, env: _RequireEnv) -> bool:
+        try:
+            return bool(evaluate(rp.require.expr, env))
+        except EvaluationError as exc:
+            raise EvaluationError(
+                exc.message, where=f"title '{tp.title.name}'", span=rp.require.span, unit=unit
+            ) from None
+
+    def _eligible(self, ti: int, tp: TitlePlan, unit: str, extra: Mapping[str, Any]) -> bool:
+        """Whether every requirement holds, stopping at the first that does not."""
+        env: _RequireEnv | None = None
+        for rp, outcome in zip(tp.requires, self.passed[unit][ti], strict=True):
+            if rp.needs_rank or rp.titles or outcome is None:
+                if env is None:
+                    env = _RequireEnv(extra, self.results[unit].values, self.plan, self.bloc)
+                outcome = self._outcome(tp, rp, unit, env)
+            if not outcome:
+                return False
+        return True
+
+    def _requires(
+        self, ti: int, tp: TitlePlan, unit: str, extra: Mapping[str, Any]
+    ) -> tuple[RequireResult, ...]:
+        """Every requirement of one title for one unit, each passed or failed, with the values it used."""
+        values = self.results[unit].values
+        env: _RequireEnv | None = None
+        out = []
+        for rp, unit_level in zip(tp.requires, self.passed[unit][ti], strict=True):
+            outcome = unit_level
+            if rp.needs_rank or rp.titles or outcome is None:
+                if env is None:
+                    env = _RequireEnv(extra, values, self.plan, self.bloc)
+                outcome = self._outcome(tp, rp, unit, env)
+            used: dict[str, Any] = {}
+            if self.explain:
+                for name in rp.names:
+                    if name in extra:
+                        used[name] = extra[name]
+                    elif name in values:
+                        used[name] = values[name]
+            out.append(RequireResult(rp.text, rp.require.reason, outcome, used, rp.require.span.line))
+        return tuple(out)
+
+    def decide(self, ti: int, tp: TitlePlan) -> TitleAward:
         title = tp.title
         earlier = list(self.awarded)
         requires: dict[str, tuple[RequireResult, ...]] = {}
@@ -321,24 +374,22 @@ class TitleDecider:
         extras: dict[str, dict[str, Any]] = {}
         for unit in self.order:
             extra = self._extra(unit, earlier)
-            try:
-                rr = self.compiled.require_results(
-                    title.name, self.results[unit].values, extra, explain=self.explain, bloc=self.aggs
-                )
-            except EvaluationError as exc:
-                raise EvaluationError(exc.message, where=exc.where, span=exc.span, unit=unit) from None
-            requires[unit] = rr
-            if all(r.passed is True for r in rr):
+            if self.explain:
+                rr = self._requires(ti, tp, unit, extra)
+                requires[unit] = rr
+                ok = all(r.passed is True for r in rr)
+            else:
+                # Without explanations only the status is reported (as `score` does), so stop at
+                # the first failed requirement.
+                requires[unit] = ()
+                ok = self._eligible(ti, tp, unit, extra)
+            if ok:
                 eligible.append(unit)
                 extras[unit] = extra
         if title.rank_by is None:
             # Eligible units are already in bloc ranking order; their keys are the bloc's keys.
-            sort_keys = self.default_keys
             ordered = eligible
-            keys = [
-                self.keys.key(sort_keys, self.results[u].values, u, f"title '{title.name}' rank by")
-                for u in ordered
-            ]
+            keys = [self.bloc_keys[u] for u in ordered]
         else:
             sort_keys = title.rank_by
             raw = [
@@ -379,3 +430,23 @@ class TitleDecider:
                 title.name, title.label, status, requires[unit], note
             )
         return TitleAward(title.name, title.label, limit, tuple(awarded), tuple(tied), tuple(over))
+
+
+class _RequireEnv(MapEnv):
+    """A requirement's scope in a bloc: ``rank``, ``bloc_size`` and earlier titles (awarded?) first,
+    then the unit's values, enum/level values, and the bloc's aggregates."""
+
+    def __init__(
+        self,
+        extra: Mapping[str, Any],
+        values: Mapping[str, Any],
+        plan: Plan,
+        bloc: Mapping[n.Call, Decimal] | None,
+    ) -> None:
+        super().__init__(values, bloc=bloc, enum_values=plan.enum_values, rounding_mode=plan.mode)
+        self.extra = extra
+
+    def lookup(self, name: str) -> Any:
+        if name in self.extra:
+            return self.extra[name]
+        return super().lookup(name)

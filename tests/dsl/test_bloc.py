@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from decimal import Decimal
 from typing import Any
 
@@ -338,3 +339,26 @@ def test_division_by_zero_in_a_ranking_key_names_the_unit() -> None:
         evaluate_bloc(compiled, bloc_case(("a", 95, 0), ("b", 90, 0)))
     assert "a" == exc.value.unit
     assert "ranking key" == exc.value.where
+
+
+@functools.cache
+def _property_ruleset() -> CompiledRuleset:
+    return mini(
+        top="quota 2", second="quota 40%\n    rank by votes desc", ranking="ranking by score desc, votes desc"
+    )
+
+
+@given(st.lists(st.tuples(st.integers(60, 100), st.integers(0, 3)), min_size=2, max_size=12))
+def test_explain_and_plain_evaluation_agree(rows: list[tuple[int, int]]) -> None:
+    """Statuses are the same with and without explanations; every non-`not_eligible` unit passed every require."""
+    units = [(f"u{i}", p, v) for i, (p, v) in enumerate(rows)]
+    compiled = _property_ruleset()
+    plain = evaluate_bloc(compiled, bloc_case(*units))
+    explained = evaluate_bloc(compiled, bloc_case(*units), explain=True)
+    for title in ("top", "second"):
+        assert statuses(plain, title) == statuses(explained, title)
+        for u in explained.units:
+            t = u.titles[title]
+            assert (t.status != NOT_ELIGIBLE) == all(r.passed for r in t.requires)
+        award = plain.titles[title]
+        assert award.quota is not None and len(award.awarded) <= award.quota
