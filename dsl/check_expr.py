@@ -11,137 +11,43 @@ live in `dsl.checker`, which drives this module.
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from decimal import Decimal
-from typing import Any
 
 from dsl import nodes as n
 from dsl import types as t
+from dsl.check_scope import (
+    ANCHOR,
+    ARITH,
+    BLOC,
+    BLOC_FUNCS,
+    CONSTRAINT,
+    LIST_FUNCS,
+    NUMERIC_FUNCS,
+    ORDERING,
+    POINT_KINDS,
+    ROTATION,
+    ROTATION_FUNCS,
+    Env,
+    Scope,
+    Symbol,
+    article,
+    article_type,
+    bare_word,
+    did_you_mean,
+    is_bad,
+    join,
+    or_list,
+    plural,
+    same,
+    unavailable,
+)
 from dsl.errors import ERROR, WARNING, Diagnostic
 from dsl.types import Type
 
 
-@dataclass(frozen=True, slots=True)
-class Symbol:
-    """A name an expression can refer to.
-
-    ``kind`` is input, let, criterion, group, bonus, penalty, score, level,
-    title or builtin; ``node`` is the declaring node (None for builtins and the
-    default ``score``); ``section`` is a criterion's group name, "bonus" or
-    "penalty".
-    """
-
-    name: str
-    kind: str
-    type: Type
-    node: Any
-    section: str | None = None
-
-
-#: Scope kinds: where an expression sits decides which names it may use.
-RULESET = "ruleset"  # lets, criteria, score, ranking keys
-CLASSIFY = "classify"  # like RULESET but without `level`
-TITLE = "title"  # + earlier titles, rank, bloc_size
-ROTATION = "rotation"  # rotation `where`: unit, leader, bloc_size, rotation functions
-ANCHOR = "anchor"  # `next after X`: leader (deputy chain), current./elected.
-TEST = "test"  # test `expect`: + every title, as eligibility
-CONSTRAINT = "constraint"  # input bounds: other inputs only
-BLOC = "bloc"  # inside bloc_max(…) and friends: inputs and lets only
-
-#: Names the language gives meaning to; they cannot be declared (SPEC §1.3).
-BUILTIN_NAMES = ("score", "level", "rank", "bloc_size", "unit", "leader", "bonus", "penalty")
-
-NUMERIC_FUNCS = ("min", "max", "clamp", "round", "floor", "ceil", "abs")
-LIST_FUNCS = ("count", "any", "all", "sum")
-BLOC_FUNCS = ("bloc_max", "bloc_min", "bloc_sum", "bloc_avg", "bloc_count")
-ROTATION_FUNCS = ("rank", "score", "level", "awarded", "held")
-ARITH = ("+", "-", "*", "/")
-ORDERING = ("<", "<=", ">", ">=")
-
-#: Point-like kinds: what a bloc aggregate may not use (SPEC §1.3).
-POINT_KINDS = ("criterion", "group", "bonus", "penalty", "score", "level")
-
-
-@dataclass(frozen=True, slots=True)
-class Scope:
-    """Where an expression sits. ``fields`` are record fields in scope inside
-    ``where``/``of``; ``title_index`` is the position of the enclosing title
-    (earlier titles are visible); ``leader`` is true in the deputy chain."""
-
-    kind: str
-    fields: Mapping[str, Type] = field(default_factory=dict)
-    title_index: int = -1
-    leader: bool = False
-    owner: str = ""  # the declaration being checked, for messages ("title 'co_bca'")
-    input_name: str = ""  # in CONSTRAINT scope: the input whose bound this is
-
-
-@dataclass(slots=True)
-class Env:
-    """Everything the expression checker needs to know about the ruleset.
-
-    Built once per check; every lookup is a dict access, so checking is linear
-    in the size of the ruleset.
-    """
-
-    symbols: dict[str, Symbol]
-    #: position of each title in declaration order
-    title_index: dict[str, int]
-    #: enum value → descriptions of what it belongs to ("party_rating", "level")
-    value_owners: dict[str, list[str]]
-    #: enum values tuple → a readable owner ("party_rating", "discipline.form")
-    enum_names: dict[tuple[str, ...], str]
-    #: lazily infers a let's type (lets may be used before they are declared)
-    let_type: Callable[[str], Type]
-    #: for an input used as a divisor: why its declared range includes 0, or None
-    zero_reason: Callable[[str], str | None]
-    has_classify: bool
-
-
 def _err(diags: list[Diagnostic], message: str, span: n.Span, code: str, hint: str | None = None) -> None:
     diags.append(Diagnostic(ERROR, message, span, code, hint))
-
-
-def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
-    """The "did you mean" hint of SPEC §1.10, or None when nothing is close."""
-    close = difflib.get_close_matches(name, sorted(set(candidates)), n=1, cutoff=0.6)
-    return f"did you mean '{close[0]}'?" if close else None
-
-
-def describe(ty: Type, env: Env | None = None) -> str:
-    """A type as a ruleset author reads it: ``number``, ``enum party_rating``, ``level``."""
-    if ty.kind == "enum" and env is not None and ty.values in env.enum_names:
-        return f"enum {env.enum_names[ty.values]}"
-    if ty.kind == "level":
-        return "level"
-    if ty.kind == "list":
-        return "list"
-    return str(ty) if ty.kind != "number" else "number"
-
-
-def _same(a: Type, b: Type) -> bool:
-    if a.kind != b.kind:
-        return False
-    if a.kind in ("enum", "level"):
-        return a.values == b.values
-    if a.kind in ("list", "record"):
-        return a.fields == b.fields
-    return True
-
-
-def join(a: Type, b: Type) -> Type | None:
-    """The common type of two branches, or None when they do not agree."""
-    if t.ERROR in (a, b):
-        return t.ERROR
-    if a.kind == "number" and b.kind == "number":
-        return t.INT if a.integral and b.integral else t.NUMBER
-    return a if _same(a, b) else None
-
-
-def _is_bad(*types: Type) -> bool:
-    return any(x.kind == "error" for x in types)
 
 
 class ExprChecker:
@@ -166,10 +72,10 @@ class ExprChecker:
     def expect(self, expr: n.Expr, scope: Scope, want: str, what: str) -> tuple[n.Expr, Type]:
         """Check ``expr`` and require a type of kind ``want`` (bool, number …)."""
         out, ty = self.expr(expr, scope)
-        if not _is_bad(ty) and ty.kind != want:
+        if not is_bad(ty) and ty.kind != want:
             _err(
                 self.diags,
-                f"{what} must be {_article(want)}, but this is {_article_type(ty, self.env)}",
+                f"{what} must be {article(want)}, but this is {article_type(ty, self.env)}",
                 expr.span,
                 "type",
             )
@@ -178,10 +84,10 @@ class ExprChecker:
     def sort_key(self, expr: n.Expr, scope: Scope, what: str) -> n.Expr:
         """A ranking key: a number or a date."""
         out, ty = self.expr(expr, scope)
-        if not _is_bad(ty) and ty.kind not in ("number", "date"):
+        if not is_bad(ty) and ty.kind not in ("number", "date"):
             _err(
                 self.diags,
-                f"{what} must be a number or a date, but this is {_article_type(ty, self.env)}",
+                f"{what} must be a number or a date, but this is {article_type(ty, self.env)}",
                 expr.span,
                 "type",
             )
@@ -191,7 +97,7 @@ class ExprChecker:
         """Check ``expr`` in a value position of type ``expected`` (SPEC §1.3):
         a bare name that is one of the expected enum's or level's values becomes
         an `EnumValue` and wins over a declared name of the same spelling."""
-        bare = _bare(expr)
+        bare = bare_word(expr)
         if (
             bare is not None
             and expected.kind == "error"
@@ -259,7 +165,7 @@ class ExprChecker:
             return n.FieldRef(name, span=e.span), scope.fields[name]
         sym = self.env.symbols.get(name)
         if sym is not None:
-            problem = self._unavailable(sym, scope)
+            problem = unavailable(sym, scope, self.env)
             if problem is not None:
                 message, hint = problem
                 _err(self.diags, message, e.span, "scope", hint)
@@ -300,33 +206,33 @@ class ExprChecker:
         operand, ty = self.expr(e.operand, scope)
         out = replace(e, operand=operand)
         if e.op == "not":
-            if not _is_bad(ty) and ty.kind != "bool":
+            if not is_bad(ty) and ty.kind != "bool":
                 _err(
                     self.diags,
-                    f"`not` needs a bool, but this is {_article_type(ty, self.env)}",
+                    f"`not` needs a bool, but this is {article_type(ty, self.env)}",
                     e.operand.span,
                     "type",
                 )
             return out, t.BOOL
-        if not _is_bad(ty) and ty.kind != "number":
+        if not is_bad(ty) and ty.kind != "number":
             _err(
                 self.diags,
-                f"`-` needs a number, but this is {_article_type(ty, self.env)}",
+                f"`-` needs a number, but this is {article_type(ty, self.env)}",
                 e.operand.span,
                 "type",
             )
             return out, t.ERROR
-        return out, ty if not _is_bad(ty) else t.ERROR
+        return out, ty if not is_bad(ty) else t.ERROR
 
     def _Binary(self, e: n.Binary, scope: Scope) -> tuple[n.Expr, Type]:
         if e.op in ("and", "or"):
             left, lt = self.expr(e.left, scope)
             right, rt = self.expr(e.right, scope)
             for side, ty in ((e.left, lt), (e.right, rt)):
-                if not _is_bad(ty) and ty.kind != "bool":
+                if not is_bad(ty) and ty.kind != "bool":
                     _err(
                         self.diags,
-                        f"`{e.op}` needs bools, but this is {_article_type(ty, self.env)}",
+                        f"`{e.op}` needs bools, but this is {article_type(ty, self.env)}",
                         side.span,
                         "type",
                     )
@@ -341,13 +247,13 @@ class ExprChecker:
         out = replace(e, left=left, right=right)
         if e.op == "/" and rt.kind == "number":
             self._divisor(e.right)
-        if _is_bad(lt, rt):
+        if is_bad(lt, rt):
             return out, t.ERROR
         if lt.kind != "number" or rt.kind != "number":
             _err(
                 self.diags,
-                f"`{e.op}` needs numbers, but this is {_article_type(lt, self.env)} "
-                f"{e.op} {_article_type(rt, self.env)}",
+                f"`{e.op}` needs numbers, but this is {article_type(lt, self.env)} "
+                f"{e.op} {article_type(rt, self.env)}",
                 e.span,
                 "type",
             )
@@ -382,7 +288,7 @@ class ExprChecker:
     def _pair(self, a: n.Expr, b: n.Expr, scope: Scope) -> tuple[n.Expr, Type, n.Expr, Type]:
         """Check both operands of a comparison: either may be a bare value
         resolved by the other's type (SPEC §1.3)."""
-        a_id, b_id = _bare(a), _bare(b)
+        a_id, b_id = bare_word(a), bare_word(b)
         if a_id is not None and b_id is not None:
             at, bt = self._peek(a_id, scope), self._peek(b_id, scope)
             if bt is not None and t.has_values(bt) and a_id in bt.values:
@@ -404,22 +310,22 @@ class ExprChecker:
     def _compare(self, e: n.Binary, scope: Scope) -> tuple[n.Expr, Type]:
         left, lt, right, rt = self._pair(e.left, e.right, scope)
         out = replace(e, left=left, right=right)
-        if _is_bad(lt, rt):
+        if is_bad(lt, rt):
             return out, t.BOOL
         if e.op in ORDERING and (lt.kind not in ("number", "date") or rt.kind not in ("number", "date")):
             bad = lt if lt.kind not in ("number", "date") else rt
             _err(
                 self.diags,
-                f"`{e.op}` compares numbers or dates, not {_plural(bad, self.env)}",
+                f"`{e.op}` compares numbers or dates, not {plural(bad, self.env)}",
                 e.span,
                 "type",
                 "use == or != (or `in [...]`) for enums, levels and text" if bad.kind != "bool" else None,
             )
             return out, t.BOOL
-        if not _same(lt, rt) and not (lt.kind == rt.kind == "number"):
+        if not same(lt, rt) and not (lt.kind == rt.kind == "number"):
             _err(
                 self.diags,
-                f"cannot compare {_article_type(lt, self.env)} with {_article_type(rt, self.env)}",
+                f"cannot compare {article_type(lt, self.env)} with {article_type(rt, self.env)}",
                 e.span,
                 "type",
             )
@@ -429,26 +335,26 @@ class ExprChecker:
 
     def _InList(self, e: n.InList, scope: Scope) -> tuple[n.Expr, Type]:
         operand, ot = self.expr(e.operand, scope)
-        if not _is_bad(ot) and ot.kind in ("bool", "list"):
+        if not is_bad(ot) and ot.kind in ("bool", "list"):
             _err(
                 self.diags,
-                f"`in [...]` needs an enum, level, text, number or unit, not {_article_type(ot, self.env)}",
+                f"`in [...]` needs an enum, level, text, number or unit, not {article_type(ot, self.env)}",
                 e.operand.span,
                 "type",
             )
             ot = t.ERROR
         options: list[n.Expr] = []
         for opt in e.options:
-            if _is_bad(ot):
-                o2, _ = self.expr(opt, scope) if _bare(opt) is None else (opt, t.ERROR)
+            if is_bad(ot):
+                o2, _ = self.expr(opt, scope) if bare_word(opt) is None else (opt, t.ERROR)
                 options.append(o2)
                 continue
             o2, otype = self.value(opt, ot, scope)
-            if not _is_bad(otype) and join(ot, otype) is None:
+            if not is_bad(otype) and join(ot, otype) is None:
                 _err(
                     self.diags,
-                    f"this option is {_article_type(otype, self.env)}, but the tested value is "
-                    f"{_article_type(ot, self.env)}",
+                    f"this option is {article_type(otype, self.env)}, but the tested value is "
+                    f"{article_type(ot, self.env)}",
                     opt.span,
                     "type",
                 )
@@ -464,8 +370,8 @@ class ExprChecker:
         if common is None:
             _err(
                 self.diags,
-                f"the branches of `if` differ: `then` gives {_article_type(tt, self.env)}, "
-                f"`else` gives {_article_type(ot, self.env)}",
+                f"the branches of `if` differ: `then` gives {article_type(tt, self.env)}, "
+                f"`else` gives {article_type(ot, self.env)}",
                 e.otherwise.span,
                 "type",
             )
@@ -481,27 +387,27 @@ class ExprChecker:
             values: list[n.Expr] = []
             for v in row.values:
                 if row.op in ("==", "in"):
-                    v2, vt = self.value(v, st, scope) if not _is_bad(st) else self.expr(v, scope)
+                    v2, vt = self.value(v, st, scope) if not is_bad(st) else self.expr(v, scope)
                     if isinstance(v2, n.EnumValue):
                         covered.add(v2.value)
                     elif isinstance(v2, n.BoolLit):
                         covered.add(str(v2.value))
                 else:
                     v2, vt = self.expr(v, scope)
-                    if not _is_bad(st) and st.kind not in ("number", "date"):
+                    if not is_bad(st) and st.kind not in ("number", "date"):
                         _err(
                             self.diags,
                             f"a `when {row.op}` row needs a number or date subject, "
-                            f"but the table tests {_article_type(st, self.env)}",
+                            f"but the table tests {article_type(st, self.env)}",
                             row.span,
                             "type",
                         )
                         st = t.ERROR
-                if not _is_bad(st, vt) and join(st, vt) is None:
+                if not is_bad(st, vt) and join(st, vt) is None:
                     _err(
                         self.diags,
-                        f"this row tests {_article_type(vt, self.env)}, but the table's subject is "
-                        f"{_article_type(st, self.env)}",
+                        f"this row tests {article_type(vt, self.env)}, but the table's subject is "
+                        f"{article_type(st, self.env)}",
                         v.span,
                         "type",
                     )
@@ -513,7 +419,7 @@ class ExprChecker:
         if e.default is not None:
             default, dt = self.expr(e.default, scope)
             result = self._branch(result, dt, e.default.span)
-        elif not _is_bad(st):
+        elif not is_bad(st):
             self._coverage(e, st, covered)
         out = replace(e, subject=subject, rows=tuple(rows), default=default)
         return out, result if result is not None else t.ERROR
@@ -525,8 +431,8 @@ class ExprChecker:
         if common is None:
             _err(
                 self.diags,
-                f"this table result is {_article_type(ty, self.env)}, but earlier rows give "
-                f"{_article_type(so_far, self.env)}",
+                f"this table result is {article_type(ty, self.env)}, but earlier rows give "
+                f"{article_type(so_far, self.env)}",
                 span,
                 "type",
             )
@@ -555,7 +461,7 @@ class ExprChecker:
         else:
             _err(
                 self.diags,
-                f"a table on {_article_type(st, self.env)} needs an `else`",
+                f"a table on {article_type(st, self.env)} needs an `else`",
                 e.span,
                 "table-coverage",
                 "only a table whose rows cover every value of an enum may omit `else`",
@@ -619,12 +525,12 @@ class ExprChecker:
             return out, t.ERROR
         bad = False
         for (_a, ty), src in zip(checked, e.args, strict=True):
-            if _is_bad(ty):
+            if is_bad(ty):
                 bad = True
             elif ty.kind != "number":
                 _err(
                     self.diags,
-                    f"`{f}` needs numbers, but this is {_article_type(ty, self.env)}",
+                    f"`{f}` needs numbers, but this is {article_type(ty, self.env)}",
                     src.span,
                     "type",
                 )
@@ -692,7 +598,7 @@ class ExprChecker:
             )
             return e, t.ERROR
         first, ft = self.expr(e.args[0], scope)
-        if not _is_bad(ft) and ft.kind != "unit":
+        if not is_bad(ft) and ft.kind != "unit":
             _err(
                 self.diags,
                 f"the first argument of `{f}` must be a unit, e.g. {usage}",
@@ -740,16 +646,16 @@ class ExprChecker:
     def _ListAgg(self, e: n.ListAgg, scope: Scope) -> tuple[n.Expr, Type]:
         f = e.func
         source, st = self.expr(e.source, scope)
-        if not _is_bad(st) and st.kind != "list":
+        if not is_bad(st) and st.kind != "list":
             _err(
                 self.diags,
-                f"`{f}` needs a list input, but this is {_article_type(st, self.env)}",
+                f"`{f}` needs a list input, but this is {article_type(st, self.env)}",
                 e.source.span,
                 "type",
             )
             st = t.ERROR
         fields: dict[str, Type] = dict(scope.fields)
-        if not _is_bad(st):
+        if not is_bad(st):
             fields.update(st.fields)
         inner = replace(scope, fields=fields)
         of = where = None
@@ -788,7 +694,7 @@ class ExprChecker:
         if name in scope.fields:
             return scope.fields[name]
         sym = self.env.symbols.get(name)
-        if sym is None or self._unavailable(sym, scope) is not None:
+        if sym is None or unavailable(sym, scope, self.env) is not None:
             return None
         return self.env.let_type(name) if sym.kind == "let" else sym.type
 
@@ -801,71 +707,10 @@ class ExprChecker:
             return self.env.let_type(sym.name)
         return sym.type
 
-    def _unavailable(self, sym: Symbol, scope: Scope) -> tuple[str, str | None] | None:
-        """Why ``sym`` cannot be used in ``scope`` (message, hint), or None."""
-        name, kind = sym.name, sym.kind
-        if scope.kind == CONSTRAINT:
-            if kind != "input":
-                return (f"an input's bound may only name other inputs; '{name}' is {_kind_phrase(sym)}", None)
-            if name == scope.input_name:
-                return (f"the bound of '{name}' refers to '{name}' itself", None)
-            return None
-        if scope.kind == BLOC:
-            if kind in ("input", "let"):
-                return None
-            return (
-                f"`{scope.owner}` may use only inputs and lets, but '{name}' is {_kind_phrase(sym)}",
-                None,
-            )
-        if scope.kind in (ROTATION, ANCHOR):
-            if name == "unit":
-                return None if scope.kind == ROTATION else ("'unit' is only available inside `where`", None)
-            if name == "leader":
-                if scope.leader:
-                    return None
-                return ("'leader' is only available in the deputy chain, after the leader is picked", None)
-            if name == "bloc_size":
-                return None
-            if name in ("score", "level", "rank"):
-                return (f"'{name}' is a per-unit value; inside rotation write {name}(unit)", None)
-            if kind == "title":
-                return (f"inside rotation, write awarded(unit, {name})", None)
-            return (
-                f"'{name}' is not available inside rotation",
-                "rotation can use unit, leader, bloc_size, current.leader, current.deputy, "
-                "rank(unit), score(unit), level(unit), awarded(unit, TITLE) and held(unit, ROLE, N)",
-            )
-        if kind == "builtin":
-            if name in ("rank", "bloc_size"):
-                if scope.kind == TITLE:
-                    return None
-                return (f"'{name}' is only available inside a title's `require` and `rank by`", None)
-            return (f"'{name}' is only available inside a rotation's `where`", None)
-        if kind == "title":
-            if scope.kind == TEST:
-                return None
-            if scope.kind == TITLE:
-                index = self.env.title_index[name]
-                if index < scope.title_index:
-                    return None
-                if index == scope.title_index:
-                    return (f"title '{name}' cannot require itself", None)
-                return (
-                    f"title '{name}' is declared after {scope.owner}; a title can only use earlier titles",
-                    "titles are decided in declaration order: move it above, or drop this requirement",
-                )
-            return (
-                f"title '{name}' can only be used inside a title's `require` or `rank by`, or in a test's `expect`",
-                None,
-            )
-        if kind == "level" and scope.kind == CLASSIFY:
-            return ("'level' cannot be used inside `classify`: it is what `classify` decides", None)
-        return None
-
     def _visible(self, scope: Scope) -> list[str]:
         names = list(scope.fields)
         for sym in self.env.symbols.values():
-            if self._unavailable(sym, scope) is None:
+            if unavailable(sym, scope, self.env) is None:
                 names.append(sym.name)
         return names
 
@@ -873,7 +718,7 @@ class ExprChecker:
         owners = self.env.value_owners.get(name, [])
         _err(
             self.diags,
-            f"'{name}' is a value of {_or_list(owners)}, but no enum or level is expected here",
+            f"'{name}' is a value of {or_list(owners)}, but no enum or level is expected here",
             span,
             "bare-value",
             "compare it: e.g. `party_rating == excellent` or `level in [excellent, good]`",
@@ -884,61 +729,3 @@ class ExprChecker:
         if ty.kind == "level":
             return "level"
         return self.env.enum_names.get(ty.values, str(ty))
-
-
-# ------------------------------------------------------------------ wording
-
-
-def _bare(e: n.Expr) -> str | None:
-    if isinstance(e, n.Name):
-        return e.id
-    if isinstance(e, n.EnumValue):
-        return e.value
-    return None
-
-
-def _article(kind: str) -> str:
-    return {"bool": "a bool (true/false)", "number": "a number", "date": "a date"}.get(kind, f"a {kind}")
-
-
-def _article_type(ty: Type, env: Env | None) -> str:
-    if ty.kind == "enum":
-        return f"a value of {describe(ty, env)}"
-    if ty.kind == "level":
-        return "a level"
-    if ty.kind == "list":
-        return "a list"
-    if ty.kind == "bool":
-        return "a bool"
-    return f"a {ty.kind}"
-
-
-def _plural(ty: Type, env: Env | None) -> str:
-    if ty.kind == "enum":
-        return f"values of {describe(ty, env)}"
-    return {"level": "levels", "text": "texts", "bool": "bools", "unit": "units", "list": "lists"}.get(
-        ty.kind, ty.kind
-    )
-
-
-def _kind_phrase(sym: Symbol) -> str:
-    return {
-        "input": "an input",
-        "let": "a let",
-        "criterion": "a criterion (its points)",
-        "group": "a group",
-        "bonus": "the bonus",
-        "penalty": "the penalty",
-        "score": "the score",
-        "level": "the level",
-        "title": "a title",
-        "builtin": "a built-in",
-    }.get(sym.kind, sym.kind)
-
-
-def _or_list(items: list[str]) -> str:
-    if not items:
-        return "an enum"
-    if len(items) == 1:
-        return items[0]
-    return ", ".join(items[:-1]) + " or " + items[-1]

@@ -16,7 +16,6 @@ source order; nothing here raises for a bad ruleset except `require_ok` and
 from __future__ import annotations
 
 import re
-from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -24,7 +23,9 @@ from typing import Any
 
 from dsl import nodes as n
 from dsl import types as t
-from dsl.check_expr import (
+from dsl.check_analysis import InputRanges, evaluation_order, implies
+from dsl.check_expr import ExprChecker
+from dsl.check_scope import (
     ANCHOR,
     BUILTIN_NAMES,
     CLASSIFY,
@@ -35,7 +36,6 @@ from dsl.check_expr import (
     TEST,
     TITLE,
     Env,
-    ExprChecker,
     Scope,
     Symbol,
     did_you_mean,
@@ -182,7 +182,6 @@ class _Checker:
         self.let_types: dict[str, Type] = {}
         self.let_busy: set[str] = set()
         self.let_exprs: dict[str, n.Expr] = {}
-        self.zero_cache: dict[str, str | None] = {}
         self.env: Env
         self.ec: ExprChecker
 
@@ -196,7 +195,7 @@ class _Checker:
             value_owners=self.value_owners,
             enum_names=self.enum_names,
             let_type=self._let_type,
-            zero_reason=self._zero_reason,
+            zero_reason=InputRanges(self.inputs).zero_reason,
             has_classify="level" in self.symbols,
         )
         self.ec = ExprChecker(self.env, self.diags)
@@ -215,7 +214,14 @@ class _Checker:
         rewritten = replace(self.ruleset, items=items)
         tests = tuple(self._test(test) for test in self.trailing_tests)
         inner_tests = tuple(i for i in items if isinstance(i, n.Test))
-        order = self._order()
+        order, cycles = evaluation_order(self.deps, self.position)
+        for path in cycles:
+            self._error(
+                f"cycle: {' -> '.join(path)}",
+                self.node_span[path[0]],
+                "cycle",
+                "a let, criterion, group, score or level cannot depend on itself",
+            )
         self._bloc_purity(order)
         symbols = self._rebind(rewritten)
         diagnostics = tuple(sorted(self.diags, key=lambda d: (d.span.file, d.span.line, d.span.column)))
@@ -748,144 +754,7 @@ class _Checker:
             self._error(f"a record of {what} lacks {_names(missing, 'field')}", item.span, "type")
         return replace(item, fields=tuple(out))
 
-    # ------------------------------------------------------ division ranges
-
-    def _zero_reason(self, name: str) -> str | None:
-        """Why input ``name``'s declared range includes 0, or None when it excludes
-        0 or cannot be decided (bounds that are not literals or inputs)."""
-        if name not in self.zero_cache:
-            self.zero_cache[name] = None  # a guard against bounds naming each other
-            self.zero_cache[name] = self._zero(name)
-        return self.zero_cache[name]
-
-    def _zero(self, name: str) -> str | None:
-        c = self.inputs[name].constraint
-        if c is None:
-            return "it has no constraint"
-        low: _Bound = _NONE
-        high: _Bound = _NONE
-        if c.op == "in":
-            low = self._bound(c.low, lower=True, seen=frozenset({name}))
-            high = self._bound(c.high, lower=False, seen=frozenset({name})) if c.high is not None else _NONE
-        elif c.op in (">=", ">"):
-            value, strict = self._bound(c.low, lower=True, seen=frozenset({name}))
-            low = (value, strict or c.op == ">")
-        else:
-            value, strict = self._bound(c.low, lower=False, seen=frozenset({name}))
-            high = (value, strict or c.op == "<")
-        if _UNKNOWN in (low[0], high[0]):
-            return None  # conservative: warn only when the range provably includes 0
-        low_has = low[0] is _UNBOUNDED or low[0] < 0 or (low[0] == 0 and not low[1])
-        high_has = high[0] is _UNBOUNDED or high[0] > 0 or (high[0] == 0 and not high[1])
-        return _constraint_text(c) if low_has and high_has else None
-
-    def _bound(self, expr: n.Expr, *, lower: bool, seen: frozenset[str]) -> _Bound:
-        """A bound as (value, strict): a literal, an input's own bound in the same
-        direction (followed through inputs), _UNBOUNDED, or _UNKNOWN."""
-        if isinstance(expr, n.Number):
-            return (expr.value, False)
-        if isinstance(expr, n.Unary) and expr.op == "-" and isinstance(expr.operand, n.Number):
-            return (-expr.operand.value, False)
-        if isinstance(expr, n.Name) and expr.id in self.inputs and expr.id not in seen:
-            other = self.inputs[expr.id].constraint
-            if other is None:
-                return _NONE
-            if other.op == "in":
-                target = other.low if lower else other.high
-                strict = False
-            elif (other.op in (">=", ">")) == lower:
-                target, strict = other.low, other.op in (">", "<")
-            else:
-                return _NONE
-            if target is None:
-                return _NONE
-            value, inner_strict = self._bound(target, lower=lower, seen=seen | {expr.id})
-            return (value, strict or inner_strict)
-        return (_UNKNOWN, False)
-
     # -------------------------------------------------- graph, order, purity
-
-    def _order(self) -> tuple[str, ...]:
-        """Tarjan's strongly connected components over the dependency graph,
-        iteratively (deep let chains must not hit Python's recursion limit).
-        Components come out dependencies first: that is the evaluation order."""
-        graph = {node: [d for d in deps if d in self.deps] for node, deps in self.deps.items()}
-        nodes = sorted(graph, key=self.position.__getitem__)
-        index: dict[str, int] = {}
-        low: dict[str, int] = {}
-        on_stack: set[str] = set()
-        stack: list[str] = []
-        order: list[str] = []
-        counter = 0
-        for root in nodes:
-            if root in index:
-                continue
-            work: list[tuple[str, int]] = [(root, 0)]
-            while work:
-                node, i = work.pop()
-                if i == 0:
-                    index[node] = low[node] = counter
-                    counter += 1
-                    stack.append(node)
-                    on_stack.add(node)
-                recurse = False
-                edges = graph[node]
-                while i < len(edges):
-                    nxt = edges[i]
-                    i += 1
-                    if nxt not in index:
-                        work.append((node, i))
-                        work.append((nxt, 0))
-                        recurse = True
-                        break
-                    if nxt in on_stack:
-                        low[node] = min(low[node], index[nxt])
-                if recurse:
-                    continue
-                if low[node] == index[node]:
-                    component: list[str] = []
-                    while True:
-                        member = stack.pop()
-                        on_stack.discard(member)
-                        component.append(member)
-                        if member == node:
-                            break
-                    if len(component) > 1 or node in graph[node]:
-                        self._cycle(component, graph)
-                    order.extend(sorted(component, key=self.position.__getitem__))
-                if work:
-                    parent = work[-1][0]
-                    low[parent] = min(low[parent], low[node])
-        return tuple(order)
-
-    def _cycle(self, component: list[str], graph: dict[str, list[str]]) -> None:
-        members = set(component)
-        start = min(component, key=self.position.__getitem__)
-        # Shortest way back to `start` inside the component, for a readable message.
-        parent: dict[str, str] = {}
-        queue = deque([start])
-        end = start
-        found = False
-        while queue and not found:
-            node = queue.popleft()
-            for nxt in graph[node]:
-                if nxt == start:
-                    end, found = node, True
-                    break
-                if nxt in members and nxt not in parent:
-                    parent[nxt] = node
-                    queue.append(nxt)
-        path = [end]
-        while path[-1] != start:
-            path.append(parent[path[-1]])
-        path.reverse()
-        text = " -> ".join([*path, start])
-        self._error(
-            f"cycle: {text}",
-            self.node_span[start],
-            "cycle",
-            "a let, criterion, group, score or level cannot depend on itself",
-        )
 
     def _bloc_purity(self, order: tuple[str, ...]) -> None:
         """A bloc aggregate may use inputs and lets only; a let it uses must not
@@ -942,27 +811,6 @@ class _Checker:
 
 # -------------------------------------------------------------- helpers
 
-_UNBOUNDED: Any = object()
-_UNKNOWN: Any = object()
-#: A bound: (value or _UNBOUNDED/_UNKNOWN, strict)
-_Bound = tuple[Any, bool]
-_NONE: _Bound = (_UNBOUNDED, False)
-
-
-def _constraint_text(c: n.Constraint) -> str:
-    def show(e: n.Expr | None) -> str:
-        if isinstance(e, n.Number):
-            return e.text
-        if isinstance(e, n.Name):
-            return e.id
-        if isinstance(e, n.Unary) and isinstance(e.operand, n.Number):
-            return "-" + e.operand.text
-        return "…"
-
-    if c.op == "in":
-        return f"declared `in {show(c.low)}..{show(c.high)}`"
-    return f"declared `{c.op} {show(c.low)}`"
-
 
 def _num(value: Decimal) -> str:
     text = format(value.normalize(), "f") if value == value.to_integral() else format(value, "f")
@@ -984,47 +832,3 @@ def _names(names: list[str], word: str = "input") -> str:
     if len(quoted) == 1:
         return f"{word} {quoted[0]}"
     return f"{word}s " + ", ".join(quoted[:-1]) + " and " + quoted[-1]
-
-
-# ------------------------------------------------------- level implication
-
-
-def implies(a: n.Expr, b: n.Expr) -> bool:
-    """True when every unit satisfying ``a`` also satisfies ``b`` — a sound,
-    deliberately small test: equal expressions, ``and``/``or`` structure, and
-    thresholds on the same expression (``score >= 80`` implies ``score >= 70``)."""
-    if a == b:
-        return True
-    if isinstance(b, n.BoolLit):
-        return b.value
-    if isinstance(a, n.Binary) and a.op == "and" and (implies(a.left, b) or implies(a.right, b)):
-        return True
-    if isinstance(b, n.Binary) and b.op == "or":
-        return implies(a, b.left) or implies(a, b.right)
-    if isinstance(b, n.Binary) and b.op == "and":
-        return implies(a, b.left) and implies(a, b.right)
-    ta, tb = _threshold(a), _threshold(b)
-    if ta is None or tb is None or ta[0] != tb[0]:
-        return False
-    _, op_a, va = ta
-    _, op_b, vb = tb
-    if op_b in (">=", ">") and op_a in (">=", ">", "=="):
-        return va > vb or (va == vb and (op_b == ">=" or op_a == ">"))
-    if op_b in ("<=", "<") and op_a in ("<=", "<", "=="):
-        return va < vb or (va == vb and (op_b == "<=" or op_a == "<"))
-    if op_b == "==" and op_a == "==":
-        return va == vb
-    return False
-
-
-_FLIP = {">=": "<=", "<=": ">=", ">": "<", "<": ">", "==": "=="}
-
-
-def _threshold(e: n.Expr) -> tuple[n.Expr, str, Decimal] | None:
-    if not isinstance(e, n.Binary) or e.op not in _FLIP:
-        return None
-    if isinstance(e.right, n.Number) and not isinstance(e.left, n.Number):
-        return (e.left, e.op, e.right.value)
-    if isinstance(e.left, n.Number) and not isinstance(e.right, n.Number):
-        return (e.right, _FLIP[e.op], e.left.value)
-    return None
