@@ -17,7 +17,6 @@ from pathlib import Path
 
 from dsl.api import compile_checked
 from dsl.errors import ConflictError, ThiduaError
-from dsl.identity import canonical_text
 from dsl.registry import Registry
 from service.db import canonical
 from service.db.errors import UnavailableError
@@ -55,6 +54,9 @@ class ImportReport:
 
 def prepare(registry: Registry, name: str, version: str, *, check: bool = True) -> PreparedRuleset:
     """Resolve (and, with ``check``, check and compile) one registry file. Raises `RulesetError`."""
+    # Imported here, not at module level: `thidua db` must load even where dsl.identity cannot.
+    from dsl.identity import canonical_text
+
     path = registry.path_of(name, version)
     source = path.read_text(encoding="utf-8")
     resolved = registry.resolve(name, version)
