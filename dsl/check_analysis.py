@@ -239,3 +239,22 @@ def constraint_text(c: n.Constraint) -> str:
     if c.op == "in":
         return f"`in {show(c.low)}..{show(c.high)}`"
     return f"`{c.op} {show(c.low)}`"
+
+
+def names_in(expr: n.Expr) -> list[str]:
+    """Every `Name` under ``expr``, in no particular order — iteratively, for any depth.
+
+    A rough over-approximation (record fields and bare values are included):
+    good enough to pre-order lets so that typing them rarely needs to recurse.
+    """
+    out: list[str] = []
+    todo: list[Any] = [expr]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, n.Name):
+            out.append(node.id)
+        elif isinstance(node, tuple):
+            todo.extend(node)
+        elif hasattr(node, "__dataclass_fields__") and not isinstance(node, n.Span):
+            todo.extend(getattr(node, f) for f in node.__dataclass_fields__ if f != "span")
+    return out

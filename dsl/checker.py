@@ -23,7 +23,7 @@ from typing import Any
 
 from dsl import nodes as n
 from dsl import types as t
-from dsl.check_analysis import InputRanges, evaluation_order, implies
+from dsl.check_analysis import InputRanges, evaluation_order, implies, names_in
 from dsl.check_expr import ExprChecker
 from dsl.check_scope import (
     ANCHOR,
@@ -199,6 +199,14 @@ class _Checker:
             has_classify="level" in self.symbols,
         )
         self.ec = ExprChecker(self.env, self.diags)
+        # Type lets dependencies first, so that typing one rarely recurses into another
+        # (a long chain of lets written last-first must not exhaust the stack).
+        let_graph = {
+            name: [d for d in names_in(let.expr) if d in self.lets] for name, let in self.lets.items()
+        }
+        let_position = {name: i for i, name in enumerate(self.lets)}
+        for name in evaluation_order(let_graph, let_position)[0]:
+            self._let_type(name)
         replaced: dict[int, Any] = {}
         for item in self.ruleset.items:
             new = self._item(item)
@@ -214,7 +222,8 @@ class _Checker:
         rewritten = replace(self.ruleset, items=items)
         tests = tuple(self._test(test) for test in self.trailing_tests)
         inner_tests = tuple(i for i in items if isinstance(i, n.Test))
-        order, cycles = evaluation_order(self.deps, self.position)
+        position = self._source_positions()
+        order, cycles = evaluation_order(self.deps, position)
         for path in cycles:
             self._error(
                 f"cycle: {' -> '.join(path)}",
@@ -428,7 +437,6 @@ class _Checker:
         if name in self.deps:
             return  # a duplicate declaration: the first one is in the graph
         self.deps[name] = list(deps)
-        self.position[name] = len(self.position)
         self.node_span[name] = span
         if self.ec.uses_bloc:
             self.bloc_users.add(name)
@@ -755,6 +763,25 @@ class _Checker:
         return replace(item, fields=tuple(out))
 
     # -------------------------------------------------- graph, order, purity
+
+    def _source_positions(self) -> dict[str, int]:
+        """Each graph node's place in the source, for a stable order and cycle messages."""
+        names: list[str] = []
+        for item in self.ruleset.items:
+            if isinstance(item, n.Let):
+                names.append(item.name)
+            elif isinstance(item, n.Group | n.Bonus | n.Penalty):
+                names.extend(c.name for c in item.criteria)
+                names.append(item.name if isinstance(item, n.Group) else type(item).__name__.lower())
+            elif isinstance(item, n.ScoreDef):
+                names.append("score")
+            elif isinstance(item, n.Classify):
+                names.append("level")
+        names.append("score")  # the default score comes after everything it sums
+        position: dict[str, int] = {}
+        for name in names:
+            position.setdefault(name, len(position))
+        return position
 
     def _bloc_purity(self, order: tuple[str, ...]) -> None:
         """A bloc aggregate may use inputs and lets only; a let it uses must not

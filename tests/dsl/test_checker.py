@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import re
+import time
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dsl import nodes as n
-from dsl.checker import CheckedRuleset, check_source, require_ok
-from dsl.errors import RulesetError
+from dsl.check_analysis import implies
+from dsl.checker import CheckedRuleset, check, check_source, require_ok
+from dsl.errors import RulesetError, render
+from dsl.parser import RESERVED, parse, parse_expr
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "khoi3-2023.1.rules"
 
@@ -104,3 +111,280 @@ def test_require_ok_raises_with_every_error() -> None:
     with pytest.raises(RulesetError) as info:
         require_ok(checked, text)
     assert ["unknown name 'b'", "unknown name 'd'"] == [d.message for d in info.value.diagnostics]
+
+
+def checked(body: str, tail: str = "") -> CheckedRuleset:
+    """Check a ruleset whose items are ``body`` (and trailing test blocks ``tail``)."""
+    return check_source(f'ruleset r version "1" {{\n{body}\n}}\n{tail}')
+
+
+def messages(result: CheckedRuleset) -> list[str]:
+    return [d.message for d in result.diagnostics]
+
+
+def test_enum_value_wins_over_a_declared_name() -> None:
+    """In a value position a bare enum value wins over a let of the same name (SPEC §1.3)."""
+    result = checked(
+        "input rating: enum(good, bad)\nlet good = 3\nlet top = rating == good\nlet n = good + 1"
+    )
+    assert [] == messages(result)
+    top = result.symbols["top"].node
+    assert n.Binary("==", n.Name("rating"), n.EnumValue("good")) == top.expr
+    assert n.Binary("+", n.Name("good"), n.Number(Decimal(1), "int", "1")) == result.symbols["n"].node.expr
+
+
+def test_value_on_the_left_side() -> None:
+    """`excellent == level` resolves the left operand by the right one's type."""
+    result = checked(
+        'input a: int >= 0\nclassify { level excellent "x" when a > 1\n level other "y" otherwise }'
+    )
+    result = checked(
+        'input a: int >= 0\nlet top = excellent == level\nclassify { level excellent "x" when a > 1\n'
+        ' level other "y" otherwise }'
+    )
+    assert [] == messages(result)
+    assert n.Binary("==", n.EnumValue("excellent"), n.Name("level")) == result.symbols["top"].node.expr
+
+
+def test_field_shadows_outer_name_inside_where() -> None:
+    """Inside `where`, a record field shadows an input of the same name; outside it does not."""
+    result = checked(
+        "input months: int >= 0\ninput discipline: list of { months: int }\n"
+        "let long = count(discipline where months > 6)\nlet outer = months + 1"
+    )
+    assert [] == messages(result)
+    agg = result.symbols["long"].node.expr
+    assert isinstance(agg.where, n.Binary)
+    assert n.FieldRef("months") == agg.where.left
+    assert n.Name("months") == result.symbols["outer"].node.expr.left
+
+
+def test_sum_of_with_where_types_and_rewrites() -> None:
+    """`sum(L of E where C)` is a number; E and C see the fields."""
+    result = checked(
+        "input items: list of { points: decimal, kind: enum(a, b) }\n"
+        "let total = sum(items of points where kind == a) + 1"
+    )
+    assert [] == messages(result)
+    agg = result.symbols["total"].node.expr.left
+    assert n.FieldRef("points") == agg.of
+    assert n.Binary("==", n.FieldRef("kind"), n.EnumValue("a")) == agg.where
+
+
+def test_lets_may_be_used_before_declared_and_order_follows_use() -> None:
+    """Declaration order does not matter: `order` puts a let after the lets it uses."""
+    result = checked("input a: int >= 0\nlet c = b + 1\nlet b = a * 2")
+    assert [] == messages(result)
+    assert ("b", "c", "score") == result.order
+    assert "number" == result.symbols["c"].type.kind
+
+
+def num(value: int) -> n.Number:
+    return n.Number(Decimal(value), "int", str(value))
+
+
+def int_input(name: str, low: int) -> n.Input:
+    return n.Input(name, n.SimpleType("int"), n.Constraint(">=", num(low), None), None, None)
+
+
+def test_long_chain_of_lets_written_last_first() -> None:
+    """A chain of 3000 lets, each using the next one declared, checks without exhausting the stack."""
+    size = 3000
+    lets = [n.Let(f"v{i}", n.Binary("+", n.Name(f"v{i + 1}"), num(1))) for i in range(size)]
+    ruleset = n.Ruleset("r", "1", None, (int_input("a", 0), *lets, n.Let(f"v{size}", n.Name("a"))))
+    result = check(ruleset)
+    assert [] == messages(result)
+    assert f"v{size}" == result.order[0]
+    assert "v0" == result.order[size]
+
+
+def test_checker_is_linear_in_ruleset_size() -> None:
+    """Checking 4x the declarations costs well under 16x the time (no quadratic scans)."""
+
+    def ruleset(size: int) -> n.Ruleset:
+        rating = n.Input("r", n.EnumType(("x", "y")), None, None, None)
+        lets = [n.Let("l0", num(1))]
+        for i in range(1, size):
+            ratio = n.Binary("/", n.Name("a"), n.Name("a"))
+            pick = n.IfExpr(n.Binary("==", n.Name("r"), n.Name("x")), num(1), num(0))
+            lets.append(n.Let(f"l{i}", n.Binary("+", n.Binary("+", ratio, n.Name(f"l{i - 1}")), pick)))
+        criteria = [n.Criterion("c0", "C", num(1), num(0))]
+        criteria += [
+            n.Criterion(f"c{i}", "C", num(1), n.Binary("+", n.Name(f"l{i}"), n.Name(f"c{i - 1}")))
+            for i in range(1, size)
+        ]
+        group = n.Group("g", "G", num(size), tuple(criteria))
+        return n.Ruleset("r", "1", None, (int_input("a", 1), rating, *lets, group))
+
+    def best_time(rs: n.Ruleset) -> float:
+        times = []
+        for _ in range(3):
+            start = time.perf_counter()
+            result = check(rs)
+            times.append(time.perf_counter() - start)
+            assert () == result.diagnostics
+        return min(times)
+
+    small, large = ruleset(200), ruleset(800)
+    assert best_time(large) < 10 * best_time(small)
+
+
+def test_trailing_tests_are_checked_and_rewritten() -> None:
+    """Test blocks after the ruleset: enum givens become EnumValue, records RecordValue with EnumValue fields."""
+    result = checked(
+        "input rating: enum(good, bad)\ninput items: list of { kind: enum(x, y), n: int }",
+        'test "t" {\n given { rating = good\n items = [{ kind = x, n = 2 }] }\n expect score == 0\n}',
+    )
+    assert [] == messages(result)
+    (test,) = result.tests
+    assert n.EnumValue("good") == test.given[0].value
+    items = test.given[1].value
+    assert isinstance(items, n.ListValue)
+    assert (
+        n.RecordValue((("kind", n.EnumValue("x")), ("n", n.Number(Decimal(2), "int", "2")))) == items.items[0]
+    )
+
+
+def test_expect_sees_titles_as_eligibility() -> None:
+    """A test's `expect` may name titles (bool), levels and criteria."""
+    result = checked(
+        'input a: int >= 0\ngroup g "G" max 5 { criterion c "C" max 5 = a }\n'
+        'classify { level top "T" when score > 3\n level rest "R" otherwise }\n'
+        'title best "B" { require level == top }',
+        'test "t" {\n given { a = 4 }\n expect best and level == top and c == 4 and g == 4\n}',
+    )
+    assert [] == messages(result)
+
+
+def test_tests_for_another_ruleset_are_left_alone() -> None:
+    """A test `for` another ruleset is not checked against this one."""
+    result = checked("input a: int >= 0", 'test "t" for other version "2" {\n given { b = 1 }\n expect zz\n}')
+    assert [] == messages(result)
+
+
+def test_input_default_enum_value_is_rewritten() -> None:
+    """An enum input's default becomes an EnumValue."""
+    result = checked("input rating: enum(good, bad) default bad")
+    assert n.EnumValue("bad") == result.symbols["rating"].node.default
+
+
+def test_title_may_use_earlier_titles_rank_and_bloc_size() -> None:
+    """Inside a title, earlier titles are bools and rank/bloc_size are ints; `rank by` keys are checked."""
+    result = checked(
+        'input v: int >= 0\ntitle a "A" { require v > 1 }\n'
+        'title b "B" { require a and rank <= bloc_size / 2\n rank by v desc\n quota 1 }'
+    )
+    assert [] == messages(result)
+
+
+def test_rotation_of_the_reference_shape() -> None:
+    """The rotation functions type-check inside `where`, with `leader` only in the deputy chain."""
+    result = checked(
+        'input v: int >= 0\nclassify { level good "G" when v > 1\n level rest "R" otherwise }\n'
+        'title flag "F" { require v > 2 }\n'
+        "rotation {\n leader = elected.leader else current.deputy else first of members where "
+        "awarded(unit, flag) and level(unit) == good and score(unit) > 3 and rank(unit) <= bloc_size\n"
+        " deputy = next after leader where not held(unit, deputy, 2) else first of ranking\n}"
+    )
+    assert [] == messages(result)
+    rotation = result.ruleset.first(n.Rotation)
+    where = rotation.rules[0].picks[2].where
+    assert n.EnumValue("good") == where.left.left.right.right
+
+
+def test_bloc_aggregates_on_inputs_and_pure_lets() -> None:
+    """bloc_max over an input or a let of inputs is accepted and typed as a number."""
+    result = checked(
+        "input met: int >= 0\ninput assigned: int >= 1\nlet rate = met / assigned\n"
+        'group g "G" max 10 { criterion best "B" max 10 = 10 * rate / bloc_max(rate) }\n'
+        "let many = bloc_count(met > 3) + bloc_avg(met)"
+    )
+    assert [] == messages(result)
+    assert "number" == result.symbols["many"].type.kind
+
+
+def test_diagnostics_are_sorted_in_source_order() -> None:
+    """All diagnostics come out sorted by line and column, whatever order they were found in."""
+    result = checked("let z = zz\nlet a = b\ninput q: int\nlet w = 1 / q")
+    keys = [(d.span.line, d.span.column) for d in result.diagnostics]
+    assert sorted(keys) == keys
+    assert 3 == len(keys)
+
+
+def test_checking_a_checked_ruleset_changes_nothing(khoi3: CheckedRuleset) -> None:
+    """The rewrite is idempotent: checking the rewritten AST again gives the same AST and no diagnostics."""
+    again = check(khoi3.ruleset)
+    assert () == again.diagnostics
+    assert khoi3.ruleset == again.ruleset
+
+
+def test_division_by_bound_through_other_inputs() -> None:
+    """A divisor bounded below by another input that excludes 0 does not warn; one that includes 0 does."""
+    result = checked(
+        "input m: int >= 1\ninput k: int >= m\ninput z: int >= 0\ninput j: int >= z\n"
+        "input p: decimal > 0\ninput neg: int < 0\ninput e: int >= 2 * m\n"
+        "let a = 1 / k + 1 / p + 1 / neg + 1 / e\nlet b = 1 / j"
+    )
+    assert ["division by 'j', whose declared range includes 0 (declared `>= z`)"] == messages(result)
+
+
+@pytest.mark.parametrize(
+    ("later", "earlier", "expected"),
+    [
+        ("score >= 80", "score >= 70", True),
+        ("score >= 70", "score >= 80", False),
+        ("score > 70", "score >= 70", True),
+        ("score >= 70", "score > 70", False),
+        ("70 < score", "score >= 70", True),
+        ("score <= 10", "score < 20", True),
+        ("a > 1 and score >= 90", "score >= 80", True),
+        ("score >= 90", "a > 1 or score >= 80", True),
+        ("score >= 90", "a > 1 and score >= 80", False),
+        ("score == 5", "score >= 5", True),
+        ("score >= 80", "votes >= 70", False),
+        ("a", "true", True),
+    ],
+)
+def test_implies(later: str, earlier: str, expected: bool) -> None:
+    """The unreachable-level test: threshold implication on the same expression, and/or structure."""
+    assert expected == implies(parse_expr(later), parse_expr(earlier))
+
+
+# --------------------------------------------------------------- robustness
+
+WORD = re.compile(r"(?<![\w\"])[^\W\d]\w*(?![\w\"])")
+SOURCE = FIXTURE.read_text(encoding="utf-8")
+WORDS = [m for m in WORD.finditer(SOURCE) if m.group() not in RESERVED]
+VOCABULARY = sorted({m.group() for m in WORDS} | {"zz", "leader", "unit", "rank", "bloc_size", "current"})
+
+
+@st.composite
+def mutated_sources(draw: st.DrawFn) -> str:
+    """The reference ruleset with a few names swapped for other names (or nonsense)."""
+    text = SOURCE
+    count = draw(st.integers(min_value=1, max_value=6))
+    picks = sorted(
+        draw(st.lists(st.integers(0, len(WORDS) - 1), min_size=count, max_size=count, unique=True)),
+        reverse=True,
+    )
+    for index in picks:
+        match = WORDS[index]
+        replacement = draw(st.sampled_from(VOCABULARY))
+        text = text[: match.start()] + replacement + text[match.end() :]
+    return text
+
+
+@settings(max_examples=30)
+@given(mutated_sources())
+def test_checker_never_crashes_on_mutated_rulesets(text: str) -> None:
+    """Whatever names are swapped, checking raises nothing but our own errors and every diagnostic renders."""
+    try:
+        source_file = parse(text, "m.rules")
+    except RulesetError:
+        return
+    assert source_file.ruleset is not None
+    result = check(source_file.ruleset, source=source_file.source, tests=source_file.tests)
+    for diag in result.diagnostics:
+        assert diag.span.line >= 1
+        assert diag.span.file == "m.rules"
+        assert render(diag, source_file.source).count("\n") == 2
