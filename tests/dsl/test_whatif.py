@@ -1,0 +1,162 @@
+"""dsl.whatif: smallest input changes per requirement and for the whole target, alone and in a bloc."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dsl.api import compile_ruleset, load_ruleset
+from dsl.case import Case, parse_case, read_json
+from dsl.errors import InputError
+from dsl.whatif import resolve_target, what_it_takes
+
+ROOT = Path(__file__).resolve().parents[2]
+D = Decimal
+
+
+@pytest.fixture(scope="module")
+def khoi3() -> Any:
+    return load_ruleset(ROOT / "rulesets" / "khoi3" / "2023.1.rules")
+
+
+@pytest.fixture(scope="module")
+def case() -> Case:
+    text = (ROOT / "rulesets" / "khoi3" / "cases" / "2023.json").read_text(encoding="utf-8")
+    return parse_case(read_json(text, "2023.json"))
+
+
+def _inputs(case: Case, unit: str, **changes: Any) -> dict[str, Any]:
+    sub = case.submission(unit)
+    assert sub is not None
+    return {**sub.inputs, **changes}
+
+
+def _changes(answer: Any, text: str) -> dict[str, tuple[Any, Any, str]]:
+    c = next(c for c in answer.conditions if c.text == text)
+    return {x.input: (x.before, x.after, x.method) for x in c.changes}
+
+
+def test_score_requirement_exact_changes(khoi3: Any, case: Case) -> None:
+    """ubkt alone for co_ubnd: 1.60 points short; one more key task (3 → 4) is the exact answer."""
+    t = resolve_target(khoi3, title="co_ubnd", level=None)
+    answer = what_it_takes(khoi3, _inputs(case, "ubkt"), t, unit="ubkt")
+    score = next(c for c in answer.conditions if c.text == "score >= 92")
+    assert False is score.passed
+    assert score.gap.startswith("score needs 1.60 more")
+    found = _changes(answer, "score >= 92")
+    assert (D(3), D(4), "exact") == found["key_tasks_excellent"]
+    assert (D(2), D(3), "exact") == found["models_replicated"]
+    assert (D(7), D(8), "exact") == _changes(answer, "votes_for >= 80% * voters")["votes_for"]
+
+
+def test_combination_is_verified_when_no_single_change_does(khoi3: Any, case: Case) -> None:
+    """Two requirements fail on different inputs: no single change; the greedy pair reaches the title."""
+    t = resolve_target(khoi3, title="co_ubnd", level=None)
+    answer = what_it_takes(khoi3, _inputs(case, "ubkt"), t, unit="ubkt")
+    assert () == answer.single
+    assert True is answer.combined_reaches
+    assert {"key_tasks_excellent", "votes_for"} == {c.input for c in answer.combined}
+
+
+def test_percentage_threshold_boundary(khoi3: Any, case: Case) -> None:
+    """13 of 20 advanced is below 70%: exactly one more (14 = 70% of 20) makes the requirement hold."""
+    t = resolve_target(khoi3, title="quyet_thang", level=None)
+    answer = what_it_takes(khoi3, _inputs(case, "ubkt", advanced_members=13), t, unit="ubkt")
+    found = _changes(answer, "advanced_members >= 70% * members")
+    assert (D(13), D(14), "exact") == found["advanced_members"]
+    assert "advanced_members" in {c.input for c in answer.single}
+
+
+def test_range_limits_are_reported(khoi3: Any, case: Case) -> None:
+    """An input already at its declared maximum says so instead of proposing an invalid value."""
+    t = resolve_target(khoi3, title="co_ubnd", level=None)
+    answer = what_it_takes(khoi3, _inputs(case, "ubkt"), t, unit="ubkt", only=["reviews_held"])
+    score = next(c for c in answer.conditions if c.text == "score >= 92")
+    assert () == score.changes
+    assert "reviews_held must be from 0 to 2, got 3" in score.limits[0].reason
+
+
+def test_level_unless_is_lifted_by_removing_a_record(khoi3: Any, case: Case) -> None:
+    """ctd_ctct scores 97 but a warning keeps it from excellent: removing that record is the answer."""
+    t = resolve_target(khoi3, title=None, level="excellent")
+    answer = what_it_takes(khoi3, _inputs(case, "ctd_ctct"), t, unit="ctd_ctct")
+    assert "good" == answer.status
+    assert ["discipline"] == [c.input for c in answer.single]
+    assert [] == answer.single[0].after
+    assert "enumerated" == answer.single[0].method
+
+
+def test_in_bloc_title_needs_an_earlier_award_then_rank(khoi3: Any, case: Case) -> None:
+    """tccb for co_bca in the bloc: Quyết thắng needs 25 advanced members; the verified combination reaches the flag."""
+    t = resolve_target(khoi3, title="co_bca", level=None)
+    answer = what_it_takes(khoi3, _inputs(case, "tccb"), t, unit="tccb", case=case)
+    assert True is answer.in_bloc
+    found = _changes(answer, "quyet_thang")
+    assert D(25) == found["advanced_members"][1]
+    assert True is answer.combined_reaches
+    assert "advanced_members" in {c.input for c in answer.combined}
+
+
+def test_unknown_title_suggests_a_name(khoi3: Any) -> None:
+    """A misspelt title is an InputError with a did-you-mean and the list of titles."""
+    with pytest.raises(InputError) as info:
+        resolve_target(khoi3, title="co_bcaa", level=None)
+    assert "did you mean 'co_bca'?" in str(info.value)
+
+
+DECIMAL_RULESET = """ruleset d version "1" {
+  input rate: decimal >= 0
+  input issued: date
+  title t "T" {
+    require rate * 3 >= 10 "rate"
+    require issued <= 2023-02-28 "on time"
+  }
+}
+"""
+
+
+def test_decimal_and_date_inputs_move_on_their_grid() -> None:
+    """A decimal moves in steps of the ruleset's places (10/3 → 3.34); a date in days."""
+    rs = compile_ruleset(DECIMAL_RULESET, "d.rules")
+    t = resolve_target(rs, title="t", level=None)
+    answer = what_it_takes(rs, {"rate": "2", "issued": "2023-03-05"}, t)
+    assert (D(2), D("3.34"), "exact") == _changes(answer, "rate * 3 >= 10")["rate"]
+    before, after, _ = _changes(answer, "issued <= 2023-02-28")["issued"]
+    assert (dt.date(2023, 3, 5), dt.date(2023, 2, 28)) == (before, after)
+
+
+THRESHOLD = """ruleset p version "1" {{
+  input x: int in 0..members
+  input members: int >= 1
+  title t "T" {{ require x {op} {pct}% * members }}
+}}
+"""
+
+
+@settings(max_examples=40)
+@given(
+    st.integers(min_value=1, max_value=99),
+    st.integers(min_value=1, max_value=60),
+    st.data(),
+    st.sampled_from([">=", ">"]),
+)
+def test_threshold_answers_are_minimal(pct: int, members: int, data: st.DataObject, op: str) -> None:
+    """For any percentage threshold the answer is the least whole count that passes, or a range limit."""
+    rs = compile_ruleset(THRESHOLD.format(op=op, pct=pct), "p.rules")
+    need = D(pct) * members / 100
+    least = math.ceil(need) if op == ">=" else math.floor(need) + 1
+    x = data.draw(st.integers(min_value=0, max_value=max(0, min(least - 1, members))))
+    t = resolve_target(rs, title="t", level=None)
+    answer = what_it_takes(rs, {"x": x, "members": members}, t)
+    cond = answer.conditions[0]
+    if least > members:
+        assert "x" in {lim.input for lim in cond.limits}
+    elif x < least:
+        assert (D(x), D(least), "exact") == _changes(answer, cond.text)["x"]
