@@ -83,12 +83,23 @@ class ResolvedRuleset:
     ruleset: n.Ruleset
     chain: tuple[ChainLink, ...]
     sources: Mapping[str, str] = field(default_factory=dict)
+    #: the test blocks written after the ruleset in the file asked for (not the parents')
+    tests: tuple[n.Test, ...] = ()
+
+    @property
+    def path(self) -> str:
+        """The file of the ruleset asked for."""
+        return self.chain[0].path if self.chain else "<resolved>"
+
+    @property
+    def text(self) -> str:
+        """The source text of the file asked for."""
+        return self.sources.get(self.path, "")
 
     @property
     def source(self) -> n.SourceFile:
         """The resolved ruleset as a `SourceFile` (no comments: it was never one text)."""
-        path = self.chain[0].path if self.chain else "<resolved>"
-        return n.SourceFile(path, self.ruleset, ())
+        return n.SourceFile(self.path, self.ruleset, self.tests)
 
     def source_of(self, path: str) -> str | None:
         """The text of one file of the chain, for rendering a diagnostic whose span names it."""
@@ -140,7 +151,7 @@ def resolve(source: n.SourceFile, load_parent: ParentLoader | None = None) -> Re
     chain = tuple(
         ChainLink(f.ruleset.name, f.ruleset.version, f.path) for f in files if f.ruleset is not None
     )
-    return ResolvedRuleset(flat, chain, {f.path: f.source for f in files})
+    return ResolvedRuleset(flat, chain, {f.path: f.source for f in files}, source.tests)
 
 
 def _label_of(sf: n.SourceFile) -> str:

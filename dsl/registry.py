@@ -17,6 +17,7 @@ is consistent with itself), then in the registry.
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 import os
 import re
@@ -24,12 +25,16 @@ import threading
 from dataclasses import dataclass
 from difflib import get_close_matches
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dsl import nodes as n
 from dsl.errors import ERROR, Diagnostic, FieldViolation, InputError, NotFoundError, RulesetError
 from dsl.inherit import ResolvedRuleset, resolve
 from dsl.parser import normalize, parse
 from dsl.versions import invalid_version_reason, sort_versions
+
+if TYPE_CHECKING:
+    from dsl.api import CompiledRuleset
 
 ENV_VAR = "THIDUA_RULESETS"
 DEFAULT_DIR = "rulesets"
@@ -71,12 +76,32 @@ def looks_like_path(arg: str) -> bool:
     return arg.endswith(SUFFIX) or "/" in arg or os.sep in arg or Path(arg).is_file()
 
 
+@dataclass(frozen=True, slots=True)
+class RegistryEntry:
+    """One version in the folder, as listed: where it is, what it is, or why it is broken.
+
+    ``sha256`` is the identity of the resolved ruleset (`dsl.identity`);
+    ``error`` (then ``sha256`` is None) is the first problem resolving it.
+    """
+
+    name: str
+    version: str
+    path: str
+    sha256: str | None
+    effective: tuple[dt.date, dt.date] | None
+    parent: str | None
+    description: str | None
+    error: str | None = None
+
+
 class Registry:
-    """Rulesets under one folder. Parsed files are cached by path and modification time."""
+    """Rulesets under one folder. Parsed files are cached by path and modification time,
+    compiled rulesets by the modification times of every file of their chain."""
 
     def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
         self.root = rulesets_dir(root)
         self._cache: dict[Path, tuple[int, n.SourceFile]] = {}
+        self._compiled: dict[tuple[str, str], tuple[tuple[int, ...], CompiledRuleset]] = {}
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------ listing
@@ -155,6 +180,60 @@ class Registry:
     def resolve(self, name: str, version: str) -> ResolvedRuleset:
         """One version with its ``extends`` chain resolved."""
         return resolve(self.load(name, version), self._parent_loader)
+
+    def list(self) -> builtins.list[RegistryEntry]:
+        """Every version of every ruleset, by name then version; broken files are listed with their error."""
+        from dsl.identity import ruleset_sha256
+
+        out: builtins.list[RegistryEntry] = []
+        for name in self.names():
+            for version in self.versions(name):
+                path = str(self.path_of(name, version))
+                try:
+                    resolved = self.resolve(name, version)
+                except (RulesetError, NotFoundError) as exc:
+                    out.append(RegistryEntry(name, version, path, None, None, None, None, str(exc)))
+                    continue
+                rs = resolved.ruleset
+                eff = rs.first(n.Effective)
+                desc = rs.first(n.Description)
+                parent = resolved.chain[1] if len(resolved.chain) > 1 else None
+                out.append(
+                    RegistryEntry(
+                        name,
+                        version,
+                        path,
+                        ruleset_sha256(rs),
+                        (eff.start, eff.end) if isinstance(eff, n.Effective) else None,
+                        f"{parent.name}@{parent.version}" if parent else None,
+                        desc.text if isinstance(desc, n.Description) else None,
+                    )
+                )
+        return out
+
+    def get(self, name: str, version: str | None = None, *, as_of: dt.date | None = None) -> CompiledRuleset:
+        """The compiled ruleset ``name`` at ``version`` (None or "latest": the latest; or as of a date).
+
+        Compiled once per content: the result is reused until a file of its chain changes.
+        """
+        concrete = self.pick_version(RulesetRef(name, version), as_of)
+        resolved = self.resolve(name, concrete)
+        stamp = tuple(self._mtime(Path(link.path)) for link in resolved.chain)
+        with self._lock:
+            hit = self._compiled.get((name, concrete))
+        if hit is not None and hit[0] == stamp:
+            return hit[1]
+        compiled = compile_resolved(resolved)
+        with self._lock:
+            self._compiled[(name, concrete)] = (stamp, compiled)
+        return compiled
+
+    @staticmethod
+    def _mtime(path: Path) -> int:
+        try:
+            return path.stat().st_mtime_ns
+        except OSError:
+            return -1
 
     def resolve_ref(self, ref: RulesetRef, as_of: dt.date | None = None) -> ResolvedRuleset:
         return self.resolve(ref.name, self.pick_version(ref, as_of))
@@ -263,3 +342,38 @@ def load_resolved_arg(
             f"'{arg}' is neither a ruleset file nor a reference like NAME@VERSION, NAME@latest or NAME"
         )
     return reg.resolve_ref(ref, as_of)
+
+
+def compile_resolved(resolved: ResolvedRuleset) -> CompiledRuleset:
+    """Check and compile a resolved ruleset (with the sources of its whole chain for diagnostics)."""
+    from dsl.api import compile_checked
+
+    return compile_checked(
+        resolved.ruleset,
+        source=resolved.text,
+        path=resolved.path,
+        tests=resolved.tests,
+        sources=resolved.sources,
+    )
+
+
+def resolve_ruleset_arg(
+    arg: str,
+    *,
+    rulesets_dir: str | os.PathLike[str] | None = None,
+    as_of: dt.date | None = None,
+    registry: Registry | None = None,
+) -> CompiledRuleset:
+    """What every command does with its RULESET argument: find, resolve, check, compile.
+
+    ``arg`` is a file path, ``NAME@VERSION``, ``NAME@latest`` or ``NAME``
+    (the latest, or the one effective on ``as_of``). Raises `NotFoundError`
+    (no such file, name or version), `InputError` (a version or a path given
+    with a date), or `RulesetError` (the diagnostics of a file of the chain).
+    """
+    reg = registry if registry is not None else Registry(rulesets_dir)
+    if not looks_like_path(arg):
+        ref = parse_ref(arg)
+        if ref is not None:
+            return reg.get(ref.name, ref.version, as_of=as_of)
+    return compile_resolved(load_resolved_arg(arg, as_of=as_of, registry=reg))

@@ -10,7 +10,15 @@ import pytest
 
 from dsl import nodes as n
 from dsl.errors import InputError, NotFoundError, RulesetError
-from dsl.registry import Registry, RulesetRef, load_resolved_arg, looks_like_path, parse_ref, rulesets_dir
+from dsl.registry import (
+    Registry,
+    RulesetRef,
+    load_resolved_arg,
+    looks_like_path,
+    parse_ref,
+    resolve_ruleset_arg,
+    rulesets_dir,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -201,3 +209,45 @@ def test_bundled_registry_resolves() -> None:
     """The repository's own rulesets/ folder resolves khoi3 2024.1 through 2023.1."""
     resolved = Registry(REPO / "rulesets").resolve("khoi3", "2024.1")
     assert ("khoi3", "2024.1") == (resolved.ruleset.name, resolved.ruleset.version)
+
+
+def test_list_entries(registry: Registry, tmp_path: Path) -> None:
+    """list() gives every version with its identity, period and parent; a broken file carries its error."""
+    _write(tmp_path, "broken", "1", 'ruleset broken version "1" {')
+    entries = {(e.name, e.version): e for e in registry.list()}
+    k24 = entries[("khoi3", "2024.1")]
+    assert "khoi3@2023.1" == k24.parent
+    assert (dt.date(2024, 1, 1), dt.date(2024, 12, 31)) == k24.effective
+    assert k24.sha256 is not None and 64 == len(k24.sha256)
+    assert None is k24.error
+    broken = entries[("broken", "1")]
+    assert None is broken.sha256
+    assert broken.error is not None
+
+
+def test_get_compiles_and_reuses(registry: Registry) -> None:
+    """get() compiles a version once and returns the same object until a file changes."""
+    first = registry.get("khoi3", "2024.1")
+    assert ("khoi3", "2024.1") == (first.name, first.version)
+    assert first is registry.get("khoi3", "2024.1")
+    assert first is registry.get("khoi3", None)
+    assert "2023.1" == registry.get("khoi3", as_of=dt.date(2023, 5, 5)).version
+
+
+def test_resolve_ruleset_arg_compiles_every_form(registry: Registry, tmp_path: Path) -> None:
+    """The one RULESET-argument function compiles paths and references to the same identity."""
+    by_path = resolve_ruleset_arg(str(tmp_path / "khoi3" / "2024.1.rules"), registry=registry)
+    by_ref = resolve_ruleset_arg("khoi3@2024.1", rulesets_dir=tmp_path)
+    latest = resolve_ruleset_arg("khoi3", registry=registry)
+    dated = resolve_ruleset_arg("khoi3", registry=registry, as_of=dt.date(2023, 1, 1))
+    assert by_path.sha256 == by_ref.sha256 == latest.sha256
+    assert "2023.1" == dated.version
+    assert by_path.sha256 != dated.sha256
+
+
+def test_resolve_ruleset_arg_reports_ruleset_errors(tmp_path: Path) -> None:
+    """A ruleset that does not check raises RulesetError with its diagnostics."""
+    _write(tmp_path, "bad", "1", _rules("bad", "1", "let x = nope"))
+    with pytest.raises(RulesetError) as info:
+        resolve_ruleset_arg("bad@1", rulesets_dir=tmp_path)
+    assert any("nope" in d.message for d in info.value.diagnostics)
