@@ -331,12 +331,13 @@ class TitleDecider:
                 exc.message, where=f"title '{tp.title.name}'", span=rp.require.span, unit=unit
             ) from None
 
-    def _eligible(self, ti: int, tp: TitlePlan, unit: str, extra: Mapping[str, Any]) -> bool:
+    def _eligible(self, ti: int, tp: TitlePlan, unit: str, earlier: Sequence[str]) -> bool:
         """Whether every requirement holds, stopping at the first that does not."""
         env: _RequireEnv | None = None
         for rp, outcome in zip(tp.requires, self.passed[unit][ti], strict=True):
             if rp.needs_rank or rp.titles or outcome is None:
                 if env is None:
+                    extra = self._extra(unit, earlier)
                     env = _RequireEnv(extra, self.results[unit].values, self.plan, self.bloc)
                 outcome = self._outcome(tp, rp, unit, env)
             if not outcome:
@@ -371,21 +372,17 @@ class TitleDecider:
         earlier = list(self.awarded)
         requires: dict[str, tuple[RequireResult, ...]] = {}
         eligible: list[str] = []
-        extras: dict[str, dict[str, Any]] = {}
         for unit in self.order:
-            extra = self._extra(unit, earlier)
             if self.explain:
-                rr = self._requires(ti, tp, unit, extra)
+                rr = self._requires(ti, tp, unit, self._extra(unit, earlier))
                 requires[unit] = rr
                 ok = all(r.passed is True for r in rr)
             else:
                 # Without explanations only the status is reported (as `score` does), so stop at
                 # the first failed requirement.
-                requires[unit] = ()
-                ok = self._eligible(ti, tp, unit, extra)
+                ok = self._eligible(ti, tp, unit, earlier)
             if ok:
                 eligible.append(unit)
-                extras[unit] = extra
         if title.rank_by is None:
             # Eligible units are already in bloc ranking order; their keys are the bloc's keys.
             ordered = eligible
@@ -394,7 +391,10 @@ class TitleDecider:
             sort_keys = title.rank_by
             raw = [
                 self.keys.key(
-                    sort_keys, {**self.results[u].values, **extras[u]}, u, f"title '{title.name}' rank by"
+                    sort_keys,
+                    {**self.results[u].values, **self._extra(u, earlier)},
+                    u,
+                    f"title '{title.name}' rank by",
                 )
                 for u in eligible
             ]
@@ -416,20 +416,33 @@ class TitleDecider:
         tied = [u for u in ordered if by_unit[u] == TIED]
         over = [u for u in ordered if by_unit[u] == OVER_QUOTA]
         self.awarded[title.name] = set(awarded)
+        over_note = f"eligible, but the quota of {limit} is filled by better-ranked units"
+        # Without explanations a status carries no per-unit detail: one shared (frozen) record each.
+        shared = {
+            st: TitleResult(title.name, title.label, st, (), over_note if st == OVER_QUOTA else None)
+            for st in (AWARDED, NOT_ELIGIBLE, OVER_QUOTA)
+        }
+        tie_note = _tie_note(tied, limit)
         for unit in self.order:
             status = by_unit.get(unit, NOT_ELIGIBLE)
-            note = None
             if status == TIED:
-                others = ", ".join(u for u in tied if u != unit)
-                note = f"tied with {others} at the quota boundary (quota {limit}); none awarded — to be decided by a vote"
-            elif status == OVER_QUOTA:
-                note = f"eligible, but the quota of {limit} is filled by better-ranked units"
-            elif status == NOT_ELIGIBLE and any(r.passed is None for r in requires[unit]):
-                note = "a requirement could not be decided"
-            self.statuses[unit][title.name] = TitleResult(
-                title.name, title.label, status, requires[unit], note
-            )
+                result = TitleResult(title.name, title.label, TIED, requires.get(unit, ()), tie_note(unit))
+            elif self.explain:
+                note = over_note if status == OVER_QUOTA else None
+                result = TitleResult(title.name, title.label, status, requires[unit], note)
+            else:
+                result = shared[status]
+            self.statuses[unit][title.name] = result
         return TitleAward(title.name, title.label, limit, tuple(awarded), tuple(tied), tuple(over))
+
+
+def _tie_note(tied: Sequence[str], limit: int | None) -> Callable[[str], str]:
+    """The note on a tied unit: who it is tied with (named when few, counted when many)."""
+    tail = f"at the quota boundary (quota {limit}); none awarded — to be decided by a vote"
+    if len(tied) > 6:
+        # Naming every other unit would cost O(k²) text for a tie group of k units.
+        return lambda unit: f"one of {len(tied)} units tied {tail}"
+    return lambda unit: "tied with " + ", ".join(u for u in tied if u != unit) + " " + tail
 
 
 class _RequireEnv(MapEnv):

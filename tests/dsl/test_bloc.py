@@ -362,3 +362,12 @@ def test_explain_and_plain_evaluation_agree(rows: list[tuple[int, int]]) -> None
             assert (t.status != NOT_ELIGIBLE) == all(r.passed for r in t.requires)
         award = plain.titles[title]
         assert award.quota is not None and len(award.awarded) <= award.quota
+
+
+def test_tie_notes_name_few_and_count_many() -> None:
+    """A tied unit's note names the others when few, and counts them when the tie group is large."""
+    few = evaluate_bloc(mini(), bloc_case(("a", 95, 1), ("b", 95, 1), ("c", 91, 1)))
+    assert (few.units[0].titles["top"].note or "").startswith("tied with b at the quota boundary (quota 1)")
+    many = evaluate_bloc(mini(), bloc_case(*[(f"u{i}", 95, 1) for i in range(8)]))
+    assert 8 == len(many.titles["top"].tied)
+    assert (many.units[3].titles["top"].note or "").startswith("one of 8 units tied at the quota boundary")
