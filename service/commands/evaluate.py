@@ -94,9 +94,8 @@ def run(args: argparse.Namespace) -> int:
         if isinstance(case_ref, str) and ruleset_arg != case_ref:
             ref = f"{compiled.name}@{compiled.version}"
             if ref != case_ref:
-                print(
-                    f"note: evaluating with {ref} ({ruleset_arg}); the case names {case_ref}", file=sys.stderr
-                )
+                given = "" if ruleset_arg == ref else f" ({ruleset_arg})"
+                print(f"note: evaluating with {ref}{given}; the case names {case_ref}", file=sys.stderr)
         result = evaluate_bloc(compiled, data, explain=args.explain)
     except RulesetError as exc:
         print(exc.render() or str(exc), file=sys.stderr)
