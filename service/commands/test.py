@@ -29,6 +29,20 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("path", nargs="?", default="rulesets", metavar="PATH", help="a .rules file or a folder")
     p.add_argument("-v", "--verbose", action="store_true", help="also list the tests that passed")
+    # --coverage and --coverage-min belong to dsl.coverage (issue 9, insight); kept apart below.
+    p.add_argument(
+        "--coverage",
+        action="store_true",
+        help="also report which criteria, table rows, if/when/unless branches and requires "
+        "the tests exercised both ways",
+    )
+    p.add_argument(
+        "--coverage-min",
+        type=float,
+        default=None,
+        metavar="PCT",
+        help="with --coverage: exit 1 when the outcomes covered fall below PCT percent",
+    )
     p.set_defaults(func=run)
 
 
@@ -46,4 +60,27 @@ def run(args: argparse.Namespace) -> int:
                 print(f'{o.path}:{o.line}: ok "{o.label}"')
     for line in report.lines():
         print(line)
-    return EXIT_FAILED if report.failed else EXIT_OK
+    status = EXIT_FAILED if report.failed else EXIT_OK
+    if args.coverage or args.coverage_min is not None:
+        status = max(status, _coverage(args))
+    return status
+
+
+def _coverage(args: argparse.Namespace) -> int:
+    """``--coverage``: per ruleset, the decisions the tests left one-sided (dsl.coverage)."""
+    from decimal import Decimal
+
+    from dsl.coverage import measure, percent_of, totals
+
+    reports = measure(args.path)
+    for r in reports:
+        print()
+        for line in r.lines(full=args.verbose):
+            print(line)
+    covered, total = totals(reports)
+    overall = percent_of(covered, total)
+    print(f"coverage: {covered}/{total} outcomes ({overall}%)")
+    if args.coverage_min is not None and overall < Decimal(str(args.coverage_min)):
+        print(f"coverage {overall}% is below the minimum {args.coverage_min}%", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
