@@ -94,7 +94,13 @@ def _emit(
 ) -> None:
     code = context.code()  # type: ignore[attr-defined]  # grpc-stubs lacks the accessor
     if code is None:
-        code = grpc.StatusCode.UNKNOWN if failed is not None else grpc.StatusCode.OK
+        if isinstance(failed, GeneratorExit) or not context.is_active():
+            # The client went away (or cancelled) before the call ended.
+            code = grpc.StatusCode.CANCELLED
+        elif failed is not None:
+            code = grpc.StatusCode.UNKNOWN
+        else:
+            code = grpc.StatusCode.OK
     fields: dict[str, Any] = {
         "method": info.method,
         "code": code.name,
