@@ -41,3 +41,14 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"thidua serve: {exc}", file=sys.stderr)
         return 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m service.commands.serve [FLAGS]``: the same as ``thidua serve`` without loading the other commands."""
+    parser = argparse.ArgumentParser(prog="thidua serve")
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
