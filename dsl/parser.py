@@ -126,8 +126,12 @@ def parse(text: str, path: str = "<string>") -> n.SourceFile:
     builder = _Builder(path)
     try:
         result = builder.transform(tree)
+    except RecursionError:
+        raise RulesetError([_too_deep(path)], text) from None
     except lark.exceptions.VisitError as exc:
         orig = exc.orig_exc
+        if isinstance(orig, RecursionError):
+            raise RulesetError([_too_deep(path)], text) from None
         if isinstance(orig, _BuildError):
             builder.errors.append(orig.diagnostic)
         else:  # pragma: no cover - a bug in the builder, still reported as our own error
@@ -139,6 +143,17 @@ def parse(text: str, path: str = "<string>") -> n.SourceFile:
         raise RulesetError(builder.errors, text)
     ruleset, tests = result
     return n.SourceFile(path, ruleset, tuple(tests), tuple(scan_comments(text)), text)
+
+
+def _too_deep(path: str) -> Diagnostic:
+    # The tree is built recursively; a pathological nesting must be an error, not a crash.
+    return Diagnostic(
+        ERROR,
+        "the ruleset nests expressions too deeply to read",
+        n.Span(1, 1, 1, 2, path),
+        "limit",
+        "split the expression with `let` declarations",
+    )
 
 
 def parse_expr(text: str, path: str = "<expr>") -> n.Expr:
@@ -154,7 +169,9 @@ def parse_expr(text: str, path: str = "<expr>") -> n.Expr:
 def scan_comments(text: str) -> list[n.Comment]:
     """Every ``#`` comment outside string literals, with its position."""
     out: list[n.Comment] = []
-    for lineno, line in enumerate(text.splitlines(), start=1):
+    # Lines are counted at "\n" only, as Lark counts them for spans (splitlines would also
+    # break at \f, \v, \x85, \u2028, … and put comments on the wrong line).
+    for lineno, line in enumerate(text.split("\n"), start=1):
         in_string = False
         i = 0
         while i < len(line):
@@ -595,6 +612,9 @@ class _Builder(Transformer):  # type: ignore[type-arg]
 
     def given_pair(self, meta: Any, c: list[Any]) -> n.Given:
         return n.Given(str(c[0]), c[1], span=self._span(meta))
+
+    def given_name(self, meta: Any, c: list[Any]) -> str:
+        return str(c[0])
 
     def negative(self, meta: Any, c: list[Any]) -> n.Number:
         num: n.Number = c[0]
