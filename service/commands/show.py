@@ -1,0 +1,119 @@
+"""``thidua show RULESET [--resolved] [--format text|json]``: a ruleset as written, or resolved flat.
+
+This module owns the command. RULESET is a file or a registry reference
+(``NAME@VERSION``, ``NAME@latest``, ``NAME`` with ``--as-of``). Without
+``--resolved`` the file is printed as written; with it, the ``extends`` chain
+is resolved and the flat ruleset printed in canonical layout, headed by
+comment lines naming the chain and the SHA-256 identity (the text parses as a
+ruleset file of its own, and hashes to that identity). ``--format json``
+prints the identity, the chain, the effective period and the text.
+
+Showing does not type-check (``thidua check`` does): a ruleset with checker
+errors can still be looked at. Exit status: 0 shown; 1 not found or does not
+parse/resolve; 2 usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from typing import Any
+
+from dsl import nodes as n
+from dsl.errors import InputError, NotFoundError, RulesetError
+
+EXIT_OK = 0
+EXIT_ERRORS = 1
+EXIT_USAGE = 2
+
+
+def add_registry_options(p: argparse.ArgumentParser) -> None:
+    """``--rulesets DIR`` (alias ``--rulesets-dir``) and ``--as-of DATE``, shared by the version commands."""
+    p.add_argument(
+        "--rulesets",
+        "--rulesets-dir",
+        dest="rulesets",
+        metavar="DIR",
+        default=None,
+        help="registry folder for NAME@VERSION (default: $THIDUA_RULESETS, else ./rulesets)",
+    )
+    p.add_argument(
+        "--as-of",
+        dest="as_of",
+        metavar="DATE",
+        type=_date,
+        default=None,
+        help="with a bare NAME: the highest version whose effective period contains DATE (YYYY-MM-DD)",
+    )
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a date (YYYY-MM-DD)") from None
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``show`` subcommand."""
+    p = subparsers.add_parser(
+        "show",
+        help="print a ruleset as written or resolved flat (--resolved), with its identity",
+        description="Print a ruleset from a file or the registry. With --resolved, the extends "
+        "chain is resolved into one flat ruleset in canonical layout, headed by its SHA-256.",
+    )
+    p.add_argument("ruleset", metavar="RULESET", help="a .rules file, NAME@VERSION, NAME@latest or NAME")
+    p.add_argument("--resolved", action="store_true", help="resolve `extends` and print the flat ruleset")
+    p.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+    add_registry_options(p)
+    p.set_defaults(func=run)
+
+
+def resolved_text(resolved: Any) -> str:
+    """The flat ruleset in canonical layout (with the file's own tests), no comments."""
+    from dsl.format import format_source
+
+    text: str = format_source(resolved.source)
+    return text
+
+
+def run(args: argparse.Namespace) -> int:
+    """The handler: returns the exit status."""
+    from dsl.identity import ruleset_sha256
+    from dsl.registry import load_resolved_arg
+
+    try:
+        resolved = load_resolved_arg(args.ruleset, rulesets_dir=args.rulesets, as_of=args.as_of)
+    except RulesetError as exc:
+        print(exc.render() or str(exc), file=sys.stderr)
+        return EXIT_ERRORS
+    except (NotFoundError, InputError) as exc:
+        print(f"thidua: {exc}", file=sys.stderr)
+        return EXIT_ERRORS
+    rs: n.Ruleset = resolved.ruleset
+    sha = ruleset_sha256(rs)
+    chain = " ← ".join(f"{link.name} {link.version}" for link in resolved.chain)
+    text = resolved_text(resolved) if args.resolved else resolved.text
+    if args.format == "json":
+        eff = rs.first(n.Effective)
+        out = {
+            "name": rs.name,
+            "version": rs.version,
+            "sha256": sha,
+            "path": resolved.path,
+            "chain": [{"name": x.name, "version": x.version, "path": x.path} for x in resolved.chain],
+            "effective": {"from": eff.start.isoformat(), "to": eff.end.isoformat()}
+            if isinstance(eff, n.Effective)
+            else None,
+            "resolved": bool(args.resolved),
+            "text": text,
+        }
+        json.dump(out, sys.stdout, ensure_ascii=False, indent=2)
+        sys.stdout.write("\n")
+        return EXIT_OK
+    if args.resolved:
+        sys.stdout.write(f"# {rs.name} {rs.version}, resolved from {chain}\n# sha256 {sha}\n")
+    sys.stdout.write(text if text.endswith("\n") or not text else text + "\n")
+    return EXIT_OK
