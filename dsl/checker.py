@@ -40,6 +40,7 @@ from dsl.check_scope import (
     Symbol,
     did_you_mean,
 )
+from dsl.check_values import ValueChecker, a_kind, names_phrase
 from dsl.errors import ERROR, WARNING, Diagnostic, RulesetError
 from dsl.parser import parse
 from dsl.types import Type
@@ -199,6 +200,7 @@ class _Checker:
             has_classify="level" in self.symbols,
         )
         self.ec = ExprChecker(self.env, self.diags)
+        self.values = ValueChecker(self._error, self.enum_names)
         # Type lets dependencies first, so that typing one rarely recurses into another
         # (a long chain of lets written last-first must not exhaust the stack).
         let_graph = {
@@ -461,7 +463,7 @@ class _Checker:
                 out, bt = self.ec.expr(bound, scope)
                 if ty.kind in ("number", "date") and bt.kind not in ("error", ty.kind):
                     self._error(
-                        f"a bound of '{item.name}' must be {_a(ty.kind)}, but this is {_type_words(bt)}",
+                        f"a bound of '{item.name}' must be {a_kind(ty.kind)}, but this is {_type_words(bt)}",
                         bound.span,
                         "type",
                     )
@@ -471,7 +473,7 @@ class _Checker:
             constraint = replace(constraint, low=low, high=high)
         default = item.default
         if default is not None:
-            default = self._given_value(default, ty, f"the default of '{item.name}'")
+            default = self.values.value(default, ty, f"the default of '{item.name}'")
         return replace(item, constraint=constraint, default=default)
 
     def _let_type(self, name: str) -> Type:
@@ -686,7 +688,7 @@ class _Checker:
                 given.append(g)
                 continue
             named.add(g.name)
-            given.append(replace(g, value=self._given_value(g.value, sym.type, f"'{g.name}'")))
+            given.append(replace(g, value=self.values.value(g.value, sym.type, f"'{g.name}'")))
         missing = [
             name
             for name, inp in self.inputs.items()
@@ -694,7 +696,7 @@ class _Checker:
         ]
         if missing:
             self._error(
-                f'test "{test.label}" gives no value for {_names(missing)}, which '
+                f'test "{test.label}" gives no value for {names_phrase(missing)}, which '
                 f"{'has' if len(missing) == 1 else 'have'} no default",
                 self._head(test.span),
                 "test",
@@ -704,63 +706,6 @@ class _Checker:
             expr, _ = self.ec.expect(ex.expr, Scope(TEST, owner="expect"), "bool", "an `expect`")
             expects.append(replace(ex, expr=expr))
         return replace(test, given=tuple(given), expects=tuple(expects))
-
-    def _given_value(self, value: n.Expr, ty: Type, what: str) -> n.Expr:
-        """Check a literal value of a test's `given` (or an input's default) against ``ty``."""
-        kind = ty.kind
-        if kind == "error":
-            return value
-        if kind == "number":
-            if not isinstance(value, n.Number):
-                self._error(f"{what} must be a number", value.span, "type")
-            elif ty.integral and value.kind != "int":
-                self._error(f"{what} is a whole number (int), but {value.text} is not", value.span, "type")
-            return value
-        simple = {"bool": n.BoolLit, "text": n.StringLit, "date": n.DateLit}
-        if kind in simple:
-            if not isinstance(value, simple[kind]):
-                self._error(f"{what} must be {_a(kind)}", value.span, "type")
-            return value
-        if kind == "enum":
-            if isinstance(value, n.Name | n.EnumValue):
-                v = value.id if isinstance(value, n.Name) else value.value
-                if v in ty.values:
-                    return n.EnumValue(v, span=value.span)
-                owner = self.enum_names.get(ty.values, "the enum")
-                hint = did_you_mean(v, ty.values) or f"the values are: {', '.join(ty.values)}"
-                self._error(f"unknown value '{v}' of {owner}", value.span, "unknown-value", hint)
-                return value
-            self._error(f"{what} must be one of: {', '.join(ty.values)}", value.span, "type")
-            return value
-        if kind == "list":
-            if not isinstance(value, n.ListValue):
-                self._error(f"{what} must be a list of records: [{{ field = value }}, …]", value.span, "type")
-                return value
-            return replace(value, items=tuple(self._record(item, ty, what) for item in value.items))
-        return value  # pragma: no cover - inputs have no other types
-
-    def _record(self, item: n.Expr, ty: Type, what: str) -> n.Expr:
-        if not isinstance(item, n.RecordValue):
-            self._error(f"each element of {what} must be a record {{ field = value }}", item.span, "type")
-            return item
-        fields = dict(ty.fields)
-        out: list[tuple[str, n.Expr]] = []
-        for name, v in item.fields:
-            if name not in fields:
-                self._error(
-                    f"unknown field '{name}' in a record of {what}",
-                    item.span,
-                    "unknown-name",
-                    did_you_mean(name, fields),
-                )
-                out.append((name, v))
-                continue
-            out.append((name, self._given_value(v, fields[name], f"field '{name}'")))
-        given = {name for name, _ in item.fields}
-        missing = [f for f in fields if f not in given]
-        if missing:
-            self._error(f"a record of {what} lacks {_names(missing, 'field')}", item.span, "type")
-        return replace(item, fields=tuple(out))
 
     # -------------------------------------------------- graph, order, purity
 
@@ -844,18 +789,5 @@ def _num(value: Decimal) -> str:
     return text
 
 
-def _a(kind: str) -> str:
-    return {"number": "a number", "date": "a date", "bool": "true or false", "text": 'a text ("…")'}.get(
-        kind, f"a {kind}"
-    )
-
-
 def _type_words(ty: Type) -> str:
     return {"enum": "an enum", "list": "a list", "level": "a level"}.get(ty.kind, f"a {ty.kind}")
-
-
-def _names(names: list[str], word: str = "input") -> str:
-    quoted = [f"'{x}'" for x in names]
-    if len(quoted) == 1:
-        return f"{word} {quoted[0]}"
-    return f"{word}s " + ", ".join(quoted[:-1]) + " and " + quoted[-1]
