@@ -23,6 +23,7 @@ from service.cache import LRUCache
 from service.config import Limits
 from service.errors import ServiceError
 from service.gen.thidua.v1 import values_pb2 as vals
+from service.limits import check_source, check_tree, depth_guarded
 from service.logging import note_ruleset
 
 if TYPE_CHECKING:
@@ -84,3 +85,22 @@ class RulesetSource:
             ) from exc
         note_ruleset(compiled.sha256)
         return compiled
+
+    def compile_text(self, text: str, path: str, field: str) -> tuple[ResolvedRuleset, CompiledRuleset]:
+        """Check the limits, resolve ``extends`` against the folder, check and compile source text.
+
+        A `RulesetError` leaves with ``field`` set, so its violations name the request field.
+        """
+        limits = self.limits
+        check_source(text, field, limits)
+
+        def work() -> tuple[ResolvedRuleset, CompiledRuleset]:
+            resolved = self.registry.resolve_text(text, path)
+            check_tree(resolved.ruleset, field, limits)
+            return resolved, compile_resolved(resolved)
+
+        try:
+            return depth_guarded(field, limits, work)
+        except RulesetError as exc:
+            exc.field = field  # type: ignore[attr-defined]  # read by service.errors.map_error
+            raise

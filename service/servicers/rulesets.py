@@ -3,13 +3,11 @@
 Listing and reading work over the rulesets folder (`dsl.registry`).
 Publishing needs a store implementing `Publisher` (the database layer,
 `service.db`); a server started without one answers FAILED_PRECONDITION.
-Comparing needs the behavioural diff (`dsl.diff`); until it exists the call
-answers UNIMPLEMENTED, saying so.
+Comparing is `service.servicers.compare` over `dsl.compare` and `dsl.diff`.
 """
 
 from __future__ import annotations
 
-import importlib.util
 from typing import TYPE_CHECKING, Protocol
 
 import grpc
@@ -23,9 +21,9 @@ from service.errors import ServiceError, guarded
 from service.gen.thidua.v1 import rulesets_pb2 as rs
 from service.gen.thidua.v1 import rulesets_pb2_grpc as rs_grpc
 from service.gen.thidua.v1 import values_pb2 as vals
-from service.limits import check_source, check_tree, depth_guarded
 from service.logging import note_ruleset
-from service.servicers.common import RulesetSource, compile_resolved
+from service.servicers.common import RulesetSource
+from service.servicers.compare import compare_rulesets
 
 if TYPE_CHECKING:
     from dsl.api import CompiledRuleset
@@ -33,9 +31,15 @@ if TYPE_CHECKING:
 
 
 class StoredVersion(Protocol):
-    name: str
-    version: str
-    sha256: str
+    # Read-only properties, so that frozen records (service.db.StoredRuleset) satisfy the protocol.
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def version(self) -> str: ...
+
+    @property
+    def sha256(self) -> str: ...
 
 
 class PublishOutcome(Protocol):
@@ -121,18 +125,6 @@ class RulesetServicer(rs_grpc.RulesetServiceServicer):
             source=resolved.sources.get(resolved.chain[0].path, ""),
         )
 
-    def _compile_text(self, text: str, path: str, field: str) -> tuple[ResolvedRuleset, CompiledRuleset]:
-        """Check limits, resolve ``extends`` against the folder, check and compile source text."""
-        limits = self.source.limits
-        check_source(text, field, limits)
-
-        def work() -> tuple[ResolvedRuleset, CompiledRuleset]:
-            resolved = self.source.registry.resolve_text(text, path)
-            check_tree(resolved.ruleset, field, limits)
-            return resolved, compile_resolved(resolved)
-
-        return depth_guarded(field, limits, work)
-
     @guarded
     def ValidateRuleset(
         self, request: rs.ValidateRulesetRequest, context: grpc.ServicerContext
@@ -140,7 +132,7 @@ class RulesetServicer(rs_grpc.RulesetServiceServicer):
         path = request.path.strip() or "<request>"
         text = request.source
         try:
-            _resolved, compiled = self._compile_text(text, path, "source")
+            _resolved, compiled = self.source.compile_text(text, path, "source")
         except RulesetError as exc:
             return rs.ValidateRulesetResponse(
                 valid=False,
@@ -177,7 +169,7 @@ class RulesetServicer(rs_grpc.RulesetServiceServicer):
             raise InputError(problems, what="request")
         name, version = normalize(request.name.strip()), request.version.strip()
         path = f"{name}/{version}.rules"
-        resolved, compiled = self._compile_text(request.source, path, "source")
+        resolved, compiled = self.source.compile_text(request.source, path, "source")
         if (compiled.name, compiled.version) != (name, version):
             raise InputError(
                 [
@@ -209,12 +201,4 @@ class RulesetServicer(rs_grpc.RulesetServiceServicer):
     def CompareRulesets(
         self, request: rs.CompareRulesetsRequest, context: grpc.ServicerContext
     ) -> rs.CompareRulesetsResponse:
-        if importlib.util.find_spec("dsl.diff") is None:
-            raise ServiceError(
-                grpc.StatusCode.UNIMPLEMENTED,
-                "CompareRulesets is not available yet: the behavioural diff (dsl.diff) is not part of this build",
-            )
-        raise ServiceError(
-            grpc.StatusCode.UNIMPLEMENTED,
-            "CompareRulesets is not wired to dsl.diff in this build",
-        )
+        return compare_rulesets(self.source, request)

@@ -9,10 +9,11 @@ import grpc
 import pytest
 
 from service.config import Limits
+from service.convert import case_from_json
 from service.gen.thidua.v1 import evaluation_pb2 as ev
 from service.gen.thidua.v1 import rulesets_pb2 as rs
 from service.gen.thidua.v1 import values_pb2 as vals
-from tests.service.grpc_helpers import KHOI3, Client, make_rulesets, serving
+from tests.service.grpc_helpers import KHOI3, ROOT, Client, load_case, make_rulesets, serving
 
 BROKEN = (
     'ruleset broken version "1" {\n  input a: int\n  group g "G" max 10 { criterion c "C" max 10 = b }\n}\n'
@@ -29,7 +30,7 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def client(folder: Path) -> Iterator[Client]:
-    with serving(folder, Limits(max_source_bytes=20_000, max_nesting_depth=20)) as c:
+    with serving(folder, Limits(max_source_bytes=20_000, max_nesting_depth=20, max_cases=3)) as c:
         yield c
 
 
@@ -168,3 +169,103 @@ def test_publish_without_a_database_is_failed_precondition(client: Client) -> No
         client.rulesets.PublishRuleset(request)
     assert grpc.StatusCode.FAILED_PRECONDITION == info.value.code()
     assert "database" in (info.value.details() or "")
+
+
+# ------------------------------------------------------------------ CompareRulesets
+
+
+def _divz_case(*pairs: tuple[str, int, int]) -> ev.BlocCase:
+    return case_from_json(
+        {
+            "members": [u for u, _, _ in pairs],
+            "submissions": [{"unit": u, "inputs": {"assigned": a, "met": m}} for u, a, m in pairs],
+        }
+    )
+
+
+def test_compare_a_candidate_text_on_the_bundled_case(client: Client) -> None:
+    """khoi3 2024.1 as candidate text against 2023.1: rule changes, unit moves, summary and markdown."""
+    text = (ROOT / "rulesets" / "khoi3" / "2024.1.rules").read_text(encoding="utf-8")
+    request = rs.CompareRulesetsRequest(
+        base=KHOI3, candidate_source=text, cases=[case_from_json(load_case())]
+    )
+    answer = client.rulesets.CompareRulesets(request)
+    assert ("2023.1", "2024.1") == (answer.base.version, answer.candidate.version)
+    assert any(c.kind == "title" and c.name == "tien_tien" and c.change == "changed" for c in answer.changes)
+    tham_muu = next(u for u in answer.units if u.unit == "tham_muu")
+    assert ("102.88", 1) == (tham_muu.score_before, tham_muu.rank_before)
+    assert tham_muu.score_after
+    assert 6 == answer.summary.units
+    assert answer.markdown.startswith("## Ruleset diff: khoi3 2023.1 → khoi3 2024.1")
+
+
+def test_compare_two_published_versions(client: Client) -> None:
+    """divz 1 → 2 halves every rate: each unit's score and criterion move; levels can drop."""
+    request = rs.CompareRulesetsRequest(
+        base=vals.RulesetRef(name="divz", version="1"),
+        candidate_ref=vals.RulesetRef(name="divz", version="2"),
+        cases=[_divz_case(("a", 1, 1), ("b", 4, 1))],
+    )
+    answer = client.rulesets.CompareRulesets(request)
+    assert [("a", "10.00", "5.00", "good", "good"), ("b", "2.50", "1.25", "ok", "ok")] == [
+        (u.unit, u.score_before, u.score_after, u.level_before, u.level_after) for u in answer.units
+    ]
+    assert [("rate", "10.00", "5.00")] == [(c.name, c.before, c.after) for c in answer.units[0].criteria]
+    assert (2, 2) == (answer.summary.units, answer.summary.changed)
+
+
+def test_compare_reports_an_evaluation_error_as_a_note(client: Client) -> None:
+    """A case one version cannot decide (division by zero) is noted per side, not a failed call."""
+    request = rs.CompareRulesetsRequest(
+        base=vals.RulesetRef(name="divz", version="1"),
+        candidate_ref=vals.RulesetRef(name="divz", version="2"),
+        cases=[_divz_case(("a", 0, 1), ("b", 1, 1))],
+    )
+    answer = client.rulesets.CompareRulesets(request)
+    assert 2 == len(answer.notes)
+    assert answer.notes[0].startswith("cases[0]: with the base ruleset: unit a, criterion 'rate'")
+    assert answer.notes[1].startswith("cases[0]: with the candidate ruleset: unit a, criterion 'rate'")
+    assert all("division by zero" in note for note in answer.notes)
+
+
+@pytest.mark.parametrize(
+    ("request_", "code", "words"),
+    [
+        (rs.CompareRulesetsRequest(base=KHOI3), grpc.StatusCode.INVALID_ARGUMENT, "candidate"),
+        (
+            rs.CompareRulesetsRequest(base=KHOI3, candidate_ref=vals.RulesetRef(name="khoi3", version="9")),
+            grpc.StatusCode.NOT_FOUND,
+            "9",
+        ),
+        (
+            rs.CompareRulesetsRequest(base=vals.RulesetRef(name="nope"), candidate_source=BROKEN),
+            grpc.StatusCode.NOT_FOUND,
+            "nope",
+        ),
+        (
+            rs.CompareRulesetsRequest(base=KHOI3, candidate_source=BROKEN),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "unknown name 'b'",
+        ),
+        (
+            rs.CompareRulesetsRequest(
+                base=KHOI3, candidate_ref=KHOI3, stored_cases=rs.StoredCases(bloc="k", period="1")
+            ),
+            grpc.StatusCode.FAILED_PRECONDITION,
+            "database",
+        ),
+        (
+            rs.CompareRulesetsRequest(base=KHOI3, candidate_ref=KHOI3, cases=[ev.BlocCase()] * 4),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "max_cases",
+        ),
+    ],
+)
+def test_compare_errors(
+    client: Client, request_: rs.CompareRulesetsRequest, code: grpc.StatusCode, words: str
+) -> None:
+    """Missing candidate, unknown versions, an invalid candidate text, stored cases and too many cases."""
+    with pytest.raises(grpc.RpcError) as info:
+        client.rulesets.CompareRulesets(request_)
+    assert code == info.value.code()
+    assert words in (info.value.details() or "")
