@@ -78,14 +78,7 @@ def _format_one(name: str, *, check: bool) -> int:
         if formatted == original:
             return EXIT_OK
         print(f"would reformat {label}")
-        sys.stdout.writelines(
-            difflib.unified_diff(
-                original.splitlines(keepends=True),
-                formatted.splitlines(keepends=True),
-                fromfile=f"{label} (original)",
-                tofile=f"{label} (formatted)",
-            )
-        )
+        sys.stdout.write(unified_diff(original, formatted, label))
         return EXIT_CHANGED
     if name == STDIN:
         sys.stdout.write(formatted)
@@ -98,6 +91,19 @@ def _format_one(name: str, *, check: bool) -> int:
             return EXIT_IO
         print(f"reformatted {label}", file=sys.stderr)
     return EXIT_OK
+
+
+def unified_diff(original: str, formatted: str, label: str) -> str:
+    """The change as a unified diff; a last line without newline is marked as `diff -u` does."""
+    out: list[str] = []
+    for line in difflib.unified_diff(
+        original.splitlines(keepends=True),
+        formatted.splitlines(keepends=True),
+        fromfile=f"{label} (original)",
+        tofile=f"{label} (formatted)",
+    ):
+        out.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
+    return "".join(out)
 
 
 def write_atomically(path: Path, text: str) -> None:
