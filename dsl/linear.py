@@ -44,6 +44,9 @@ class Trace:
     points: set[Decimal] = field(default_factory=set)
     nonlinear: bool = False
     rounded: bool = False
+    #: Every comparison's outcome in evaluation order: two values of the input lie on the same
+    #: linear piece exactly when their outcomes agree.
+    outcomes: list[bool] = field(default_factory=list)
 
     def switch(self, margin: Decimal, slope: Decimal) -> None:
         """Record where ``margin`` (currently this value, changing by ``slope`` per unit) reaches 0."""
@@ -157,6 +160,10 @@ class Linear:
         return self._new(whole, ZERO)
 
     # ---------------------------------------------------------------- comparisons
+    def _record(self, outcome: bool) -> bool:
+        self.trace.outcomes.append(outcome)
+        return outcome
+
     def _margin(self, other: Any) -> tuple[Any, Any, Decimal]:
         v, d = _parts(other)
         if isinstance(self.value, dt.date) and isinstance(v, dt.date):
@@ -168,25 +175,25 @@ class Linear:
 
     def __lt__(self, other: Any) -> bool:
         a, b, _ = self._margin(other)
-        return bool(a < b)
+        return self._record(bool(a < b))
 
     def __le__(self, other: Any) -> bool:
         a, b, _ = self._margin(other)
-        return bool(a <= b)
+        return self._record(bool(a <= b))
 
     def __gt__(self, other: Any) -> bool:
         a, b, _ = self._margin(other)
-        return bool(a > b)
+        return self._record(bool(a > b))
 
     def __ge__(self, other: Any) -> bool:
         a, b, _ = self._margin(other)
-        return bool(a >= b)
+        return self._record(bool(a >= b))
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, (Linear, Decimal, int, dt.date)):
             return False
         a, b, _ = self._margin(other)
-        return bool(a == b)
+        return self._record(bool(a == b))
 
     def __ne__(self, other: object) -> bool:
         return not self.__eq__(other)

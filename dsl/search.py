@@ -207,7 +207,7 @@ class AxisSearch:
         """The nearest value of a number or date input for which ``ok`` holds."""
         x0 = base[name]
         is_date = isinstance(x0, dt.date)
-        step = self._step(name, x0)
+        step = self.step_of(name, x0)
         origin = days(x0) if is_date else x0
         found: list[tuple[Decimal, int, Decimal, str]] = []
         reasons: list[str] = []
@@ -224,7 +224,7 @@ class AxisSearch:
         after: Any = dt.date.fromordinal(int(value)) if is_date else tidy(value)
         return Change(name, self._label(name), x0, after, method)
 
-    def _step(self, name: str, x0: Any) -> Decimal:
+    def step_of(self, name: str, x0: Any) -> Decimal:
         decl = self.inputs[name]
         if isinstance(x0, dt.date) or (isinstance(decl.type, n.SimpleType) and decl.type.name == "int"):
             return rt.ONE
@@ -232,7 +232,7 @@ class AxisSearch:
         places = max(self.plan.places, -exponent if isinstance(exponent, int) else 0)
         return rt.quantum(places)
 
-    def _at(self, base: Mapping[str, Any], name: str, x: Decimal) -> dict[str, Any]:
+    def at(self, base: Mapping[str, Any], name: str, x: Decimal) -> dict[str, Any]:
         out = dict(base)
         if isinstance(base[name], dt.date):
             out[name] = dt.date.fromordinal(int(x)) if 1 <= x <= dt.date.max.toordinal() else str(x)
@@ -283,7 +283,7 @@ class AxisSearch:
             for c in sorted(set(candidates), key=lambda p: (p - cur) * direction):
                 if abs(c) > MAX_VALUE:
                     return None, "", "no value within the numbers a submission may hold does it"
-                o = self.probe.outcome(self._at(base, name, c))
+                o = self.probe.outcome(self.at(base, name, c))
                 if isinstance(o, str):
                     return None, "", o
                 if seen is not None:
@@ -293,7 +293,7 @@ class AxisSearch:
                     return best, SEARCH if nonlinear else EXACT, ""
                 last_fail = c
             cur = last_fail
-            inputs = self._at(base, name, cur)
+            inputs = self.at(base, name, cur)
         return None, "", f"not found within {WALK_CAP} steps of a bounded search"
 
     def gain(
@@ -314,7 +314,7 @@ class AxisSearch:
         if isinstance(ty, n.SimpleType) and ty.name in ("int", "decimal", "date"):
             origin = days(x0) if isinstance(x0, dt.date) else x0
             for direction in (1, -1):
-                self._walk(base, name, self._step(name, x0), direction, lambda o: False, seen)
+                self._walk(base, name, self.step_of(name, x0), direction, lambda o: False, seen)
             scored = [(m, -abs(x - origin), x) for x, o in seen if (m := measure(o)) is not None]
             if not scored:
                 return None
@@ -356,7 +356,7 @@ class AxisSearch:
             mid = snap((fail + good) / 2, step, 1 if good > fail else -1)
             if mid in (fail, good):
                 break
-            o = self.probe.outcome(self._at(base, name, mid))
+            o = self.probe.outcome(self.at(base, name, mid))
             if not isinstance(o, str) and ok(o):
                 good = mid
             else:
