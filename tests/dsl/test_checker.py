@@ -12,10 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dsl import nodes as n
-from dsl.check_analysis import implies
 from dsl.checker import CheckedRuleset, check, check_source, require_ok
 from dsl.errors import RulesetError, render
-from dsl.parser import RESERVED, parse, parse_expr
+from dsl.parser import RESERVED, parse
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "khoi3-2023.1.rules"
 
@@ -326,28 +325,6 @@ def test_division_by_bound_through_other_inputs() -> None:
         "let a = 1 / k + 1 / p + 1 / neg + 1 / e\nlet b = 1 / j"
     )
     assert ["division by 'j', whose declared range includes 0 (declared `>= z`)"] == messages(result)
-
-
-@pytest.mark.parametrize(
-    ("later", "earlier", "expected"),
-    [
-        ("score >= 80", "score >= 70", True),
-        ("score >= 70", "score >= 80", False),
-        ("score > 70", "score >= 70", True),
-        ("score >= 70", "score > 70", False),
-        ("70 < score", "score >= 70", True),
-        ("score <= 10", "score < 20", True),
-        ("a > 1 and score >= 90", "score >= 80", True),
-        ("score >= 90", "a > 1 or score >= 80", True),
-        ("score >= 90", "a > 1 and score >= 80", False),
-        ("score == 5", "score >= 5", True),
-        ("score >= 80", "votes >= 70", False),
-        ("a", "true", True),
-    ],
-)
-def test_implies(later: str, earlier: str, expected: bool) -> None:
-    """The unreachable-level test: threshold implication on the same expression, and/or structure."""
-    assert expected == implies(parse_expr(later), parse_expr(earlier))
 
 
 # --------------------------------------------------------------- robustness
