@@ -45,6 +45,13 @@ from dsl.check_scope import (
 from dsl.errors import ERROR, WARNING, Diagnostic
 from dsl.types import Type
 
+#: Names that exist only when their block is declared, with an example of the block.
+MISSING_BLOCKS = {
+    "level": ("classify", 'e.g. classify { level good "…" when score >= 80  level other "…" otherwise }'),
+    "bonus": ("bonus", 'e.g. bonus "Điểm thưởng" max 5 { criterion … }'),
+    "penalty": ("penalty", 'e.g. penalty "Điểm trừ" { criterion … }'),
+}
+
 
 def _err(diags: list[Diagnostic], message: str, span: n.Span, code: str, hint: str | None = None) -> None:
     diags.append(Diagnostic(ERROR, message, span, code, hint))
@@ -173,6 +180,16 @@ class ExprChecker:
             return e, self._use(sym, e.span, scope)
         if name in self.env.value_owners:
             return self._bare_value_error(name, e.span)
+        if name in MISSING_BLOCKS:
+            block, example = MISSING_BLOCKS[name]
+            _err(
+                self.diags,
+                f"'{name}' needs a `{block}` block, and this ruleset has none",
+                e.span,
+                "scope",
+                example,
+            )
+            return e, t.ERROR
         _err(
             self.diags,
             f"unknown name '{name}'",

@@ -87,3 +87,13 @@ def test_expression_errors(expr: str, message: str) -> None:
     """Misused expressions give one clear error each."""
     result = check_source(f'ruleset r version "1" {{\n{INPUTS}\n  let probe = {expr}\n}}\n')
     assert [message] == [d.message for d in result.diagnostics]
+
+
+@pytest.mark.parametrize("name", ["level", "bonus", "penalty"])
+def test_names_of_missing_blocks(name: str) -> None:
+    """`level`, `bonus` and `penalty` without their block say which block is missing."""
+    result = check_source(f'ruleset r version "1" {{\n{INPUTS}\n  let probe = {name}\n}}\n')
+    block = "classify" if name == "level" else name
+    assert [f"'{name}' needs a `{block}` block, and this ruleset has none"] == [
+        d.message for d in result.diagnostics
+    ]
