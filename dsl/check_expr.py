@@ -404,7 +404,7 @@ class ExprChecker:
             values: list[n.Expr] = []
             for v in row.values:
                 if row.op in ("==", "in"):
-                    v2, vt = self.value(v, st, scope) if not is_bad(st) else self.expr(v, scope)
+                    v2, vt = self.value(v, st, scope)
                     if isinstance(v2, n.EnumValue):
                         covered.add(v2.value)
                     elif isinstance(v2, n.BoolLit):
@@ -738,7 +738,7 @@ class ExprChecker:
             f"'{name}' is a value of {or_list(owners)}, but no enum or level is expected here",
             span,
             "bare-value",
-            "compare it: e.g. `party_rating == excellent` or `level in [excellent, good]`",
+            _compare_hint(name, owners),
         )
         return n.Name(name, span=span), t.ERROR
 
@@ -746,3 +746,14 @@ class ExprChecker:
         if ty.kind == "level":
             return "level"
         return self.env.enum_names.get(ty.values, str(ty))
+
+
+def _compare_hint(value: str, owners: list[str]) -> str | None:
+    """How the author probably meant to use a bare value: compared with what it belongs to."""
+    if not owners:
+        return None
+    owner = owners[0]
+    if "." in owner:
+        listed, field = owner.split(".", 1)
+        return f"compare it, e.g. `count({listed} where {field} == {value})`"
+    return f"compare it, e.g. `{owner} == {value}`"

@@ -97,3 +97,18 @@ def test_names_of_missing_blocks(name: str) -> None:
     assert [f"'{name}' needs a `{block}` block, and this ruleset has none"] == [
         d.message for d in result.diagnostics
     ]
+
+
+def test_table_on_an_unknown_subject_reports_only_the_subject() -> None:
+    """A table whose subject failed does not add errors for its bare-value rows."""
+    result = check_source(
+        f'ruleset r version "1" {{\n{INPUTS}\n  let probe = table ratin {{ when good then 1  else 0 }}\n}}\n'
+    )
+    assert ["unknown name 'ratin'"] == [d.message for d in result.diagnostics]
+    assert "did you mean 'rating'?" == result.diagnostics[0].hint
+
+
+def test_bare_value_hint_names_its_list_field() -> None:
+    """A record field's value used bare is hinted with a `count(… where …)` comparison."""
+    result = check_source(f'ruleset r version "1" {{\n{INPUTS}\n  let probe = x\n}}\n')
+    assert ["compare it, e.g. `count(items where kind == x)`"] == [d.hint for d in result.diagnostics]
