@@ -120,7 +120,19 @@ class CompiledRuleset:
 
     # ------------------------------------------------------------ inputs
     def validate(self, raw: Mapping[str, Any], *, unit: str | None = None) -> dict[str, Any]:
-        """Declared inputs converted (defaults filled); raises `InputError` with every violation."""
+        """Declared inputs converted (defaults filled); raises `InputError` with every violation.
+
+        The compiled fast path accepts common, valid submissions; anything it
+        does not accept goes to the general validator, which decides and
+        words every violation.
+        """
+        if type(raw) is dict:
+            try:
+                out = self.evaluator.validate(raw)
+            except Exception:  # a bound that cannot be evaluated: the general path reports it
+                out = None
+            if out is not None:
+                return out
         return self.validator.validate(raw, unit=unit)
 
     # ------------------------------------------------------------ bloc
@@ -155,8 +167,19 @@ class CompiledRuleset:
         the compiled code (same results, slower; for tests and debugging).
         Raises `InputError` or `EvaluationError`.
         """
-        inputs = raw_or_validated if validated else self.validator.validate(raw_or_validated, unit=unit)
         bv = bloc.values if bloc is not None else None
+        if not validated and not explain and not reference and type(raw_or_validated) is dict:
+            # The common case in one generated function: validation fast path and scoring.
+            try:
+                fast = self.evaluator.unit_raw(raw_or_validated, bv)
+            except Exception as exc:
+                info = self.evaluator.info_for(exc.__traceback__)
+                if info is None or not info.where.startswith("input "):
+                    raise self.evaluator.translate(exc, unit) from None
+                fast = None  # a constraint bound failed: the general validator words it
+            if fast is not None:
+                return self._result(fast, unit, explain)
+        inputs = raw_or_validated if validated else self.validate(raw_or_validated, unit=unit)
         if reference:
             try:
                 out = self.interpreter.score(inputs, bloc)

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from dsl import inputs
 from dsl import nodes as n
 from dsl import runtime as rt
 from dsl.errors import Diagnostic, EvaluationError, RulesetError
@@ -104,6 +105,10 @@ class _Gen:
             return self.field(e.name, scope, e.span)
         if isinstance(e, n.Name):
             return self.name(e, scope)
+        if isinstance(e, (n.Unary, n.Binary)):
+            folded = constant_value(e)
+            if folded is not None:
+                return m.const(folded)
         if isinstance(e, n.Unary):
             inner = self.expr(e.operand, ind, scope)
             return f"(not {inner})" if e.op == "not" else f"(-{inner})"
@@ -286,6 +291,41 @@ class _Gen:
         return acc
 
 
+def constant_value(e: n.Expr) -> Decimal | None:
+    """The value of arithmetic on literals only (``10 * 0.75``), computed now in `CTX`, else None.
+
+    Folding runs the same decimal operations the generated code would, so
+    results are identical; a constant that cannot be computed (the checker
+    rejects ``1 / 0``) is left for run time to report.
+    """
+    if isinstance(e, n.Number):
+        return e.value
+    if isinstance(e, n.Unary) and e.op == "-":
+        inner = constant_value(e.operand)
+        return None if inner is None else _fold(lambda: -inner)
+    if isinstance(e, n.Binary) and e.op in ("+", "-", "*", "/"):
+        left = constant_value(e.left)
+        right = constant_value(e.right) if left is not None else None
+        if left is None or right is None:
+            return None
+        ops: dict[str, Callable[[], Decimal]] = {
+            "+": lambda: left + right,
+            "-": lambda: left - right,
+            "*": lambda: left * right,
+            "/": lambda: left / right,
+        }
+        return _fold(ops[e.op])
+    return None
+
+
+def _fold(compute: Callable[[], Decimal]) -> Decimal | None:
+    try:
+        with decimal.localcontext(rt.CTX):
+            return compute()
+    except ArithmeticError:
+        return None
+
+
 def rt_literal(e: n.Expr) -> Any:
     """The value of a literal or enum value (used to precompute `in [...]` sets)."""
     if isinstance(e, (n.Number, n.StringLit, n.DateLit, n.BoolLit)):
@@ -309,7 +349,9 @@ class _Module:
         return RulesetError([Diagnostic("error", message, span, "compile")])
 
     def const(self, value: Any) -> str:
-        key = (type(value).__name__, value if not isinstance(value, Decimal) else str(value))
+        key: tuple[str, Any] = (type(value).__name__, value if not isinstance(value, Decimal) else str(value))
+        if isinstance(value, (list, dict)):
+            key = ("id", id(value))  # unhashable (a list default): one constant per object
         name = self.consts.get(key)
         if name is None:
             name = f"_k{len(self.consts)}"
@@ -339,16 +381,24 @@ def _decl_info(plan: rt.Plan, kind: str, name: str) -> LineInfo:
     return LineInfo(plan.where(kind, name), plan.spans.get((kind, name), n.NO_SPAN))
 
 
-def _gen_unit(mod: _Module, explain: bool) -> _Gen:
-    """The unit evaluator: ``(inputs, bloc values or None) -> result tuple``."""
+def _gen_unit(mod: _Module, explain: bool, fused: bool = False) -> _Gen:
+    """The unit evaluator: ``(inputs, bloc values or None) -> result tuple``.
+
+    ``fused`` makes ``_unit_raw``: the validation fast path inlined before the
+    computation, taking a raw submission and returning None (defer to the
+    general validator) for anything it does not accept.
+    """
     plan = mod.plan
     g = _Gen(mod)
-    fname = "_unit_explain" if explain else "_unit"
-    g.emit(0, f"def {fname}(inp, _bv):")
+    fname = "_unit_raw" if fused else ("_unit_explain" if explain else "_unit")
+    g.emit(0, f"def {fname}({'raw' if fused else 'inp'}, _bv):")
     g.emit(1, "with _localcontext(_CTX):")
     b = 2
-    for i in plan.inputs:
-        g.emit(b, f"{mod.var(i.name)} = inp[{i.name!r}]")
+    if fused:
+        _emit_validation(g, b)
+    else:
+        for i in plan.inputs:
+            g.emit(b, f"{mod.var(i.name)} = inp[{i.name!r}]")
     if plan.score_needs_bloc:
         g.emit(b, "if _bv is None:")
         g.emit(b + 1, "_nobloc()")
@@ -410,19 +460,19 @@ def _gen_unit(mod: _Module, explain: bool) -> _Gen:
     _gen_titles(g, b)
     g.info = LineInfo("ruleset", n.NO_SPAN)
     computed = [name for name in plan.kinds if plan.kinds[name] in ("let", "criterion", "group")]
-    pairs = ", ".join(f"{name!r}: {mod.var(name)}" for name in computed)
-    words = ", ".join(f"{w!r}: v_{w}" for w in rt.SCORE_NAMES)
-    g.emit(b, f"_values = {{**inp, {pairs}{', ' if pairs else ''}{words}}}")
-    crit = ", ".join(
-        f"{c.name!r}: {mod.var(c.name)}" for c, s in plan.criteria if s not in ("bonus", "penalty")
-    )
+    # dict(zip(names, values)) builds large dicts faster than a dict display does.
+    names = [i.name for i in plan.inputs] + computed + list(rt.SCORE_NAMES)
+    values = "".join(f"{mod.var(x) if x not in rt.SCORE_NAMES else 'v_' + x}, " for x in names)
+    g.emit(b, f"_values = _dict(_zip({mod.const(tuple(names))}, ({values})))")
+    crit_names = tuple(c.name for c, s in plan.criteria if s not in ("bonus", "penalty"))
+    crit = f"_dict(_zip({mod.const(crit_names)}, ({''.join(mod.var(x) + ', ' for x in crit_names)})))"
     groups = ", ".join(f"{x.name!r}: {mod.var(x.name)}" for x in plan.groups)
     titles = ", ".join(
         f"(_status({', '.join(f'_q{ti}_{ri}' for ri in range(len(tp.requires)))}{',' if len(tp.requires) == 1 else ''}), "
         f"({''.join(f'_q{ti}_{ri}, ' for ri in range(len(tp.requires)))}))"
         for ti, tp in enumerate(plan.titles)
     )
-    head = f"_values, {{{crit}}}, {{{groups}}}, v_bonus, v_penalty, v_score, v_level, ({titles}{',' if len(plan.titles) == 1 else ''})"
+    head = f"_values, {crit}, {{{groups}}}, v_bonus, v_penalty, v_score, v_level, ({titles}{',' if len(plan.titles) == 1 else ''})"
     if not explain:
         g.emit(b, f"return ({head})")
         return g
@@ -532,6 +582,137 @@ def _gen_terms(mod: _Module) -> _Gen:
     return g
 
 
+def _gen_validator(mod: _Module) -> _Gen:
+    """The fast path of input validation: ``raw -> dict``, or None to defer to `dsl.inputs.Validator`.
+
+    It accepts only the common, unambiguous shapes (ints, decimals, booleans,
+    ASCII text, known enum values, ISO dates, lists that convert cleanly) and
+    checks constraints; anything else — including every invalid submission —
+    returns None, and the general validator then decides and words every
+    violation. On success both produce the same values.
+    """
+    plan = mod.plan
+    g = _Gen(mod)
+    g.emit(0, "def _validate(raw):")
+    _emit_validation(g, 1)
+    pairs = ", ".join(f"{i.name!r}: {mod.var(i.name)}" for i in plan.inputs)
+    g.emit(1, f"return {{{pairs}}}")
+    return g
+
+
+def _emit_validation(g: _Gen, b: int) -> None:
+    """Statements that load a raw submission's inputs into locals, or ``return None``."""
+    from dsl.errors import FieldViolation
+    from dsl.inputs import MISSING, converter_for, fast_list, literal_value
+
+    mod = g.m
+    plan = mod.plan
+    # Required inputs are read with `raw[name]` (a missing one raises KeyError: defer);
+    # None fails every type check below, so it needs no test of its own. Only inputs
+    # with defaults are counted, to detect unknown keys by the submission's size.
+    required = sum(1 for i in plan.inputs if i.default is None)
+    g.emit(b, "_present = 0")
+    g.emit(b, "try:")
+    b += 1
+    for i in plan.inputs:
+        g.info = LineInfo(f"input '{i.name}'", i.span)
+        var = mod.var(i.name)
+        default = MISSING
+        if i.default is not None:
+            errors: list[FieldViolation] = []
+            default = converter_for(i.type)(literal_value(i.default), i.name, errors)
+            if errors:
+                default = MISSING
+        if default is MISSING:
+            g.emit(b, f"v = raw[{i.name!r}]")
+            c = b
+        else:
+            g.emit(b, f"v = raw.get({i.name!r}, _MISSING)")
+            g.emit(b, "if v is not _MISSING:")
+            g.emit(b + 1, "_present += 1")
+            g.emit(b, "if v is _MISSING or v is None:")
+            g.emit(b + 1, f"{var} = {mod.const(default)}")
+            if isinstance(i.type, n.SimpleType) and i.type.name == "int":
+                g.emit(b + 1, f"i_{mod._suffix(i.name)} = {mod.const(int(default))}")
+            g.emit(b, "else:")
+            c = b + 1
+        t = i.type
+        if isinstance(t, n.EnumType):
+            g.emit(c, f"if _type(v) is not _str or v not in {mod.const(frozenset(t.values))}:")
+            g.emit(c + 1, "return None")
+            g.emit(c, f"{var} = v")
+        elif isinstance(t, n.ListType):
+            helper = mod.const(fast_list(converter_for(t)))
+            g.emit(c, f"{var} = {helper}(v)")
+            g.emit(c, f"if {var} is None:")
+            g.emit(c + 1, "return None")
+        elif t.name == "int":
+            g.emit(c, "if _type(v) is not _int:")
+            g.emit(c + 1, "return None")
+            # The Python int is kept too: constraints between whole numbers compare ints (faster).
+            g.emit(c, f"i_{mod._suffix(i.name)} = v")
+            g.emit(c, f"{var} = _D(v)")
+        elif t.name == "decimal":
+            g.emit(c, "if _type(v) is _D and v.is_finite() and v.copy_abs() <= _MAXABS:")
+            g.emit(c + 1, f"{var} = v")
+            g.emit(c, "elif _type(v) is _int and (_D(v)).copy_abs() <= _MAXABS:")
+            g.emit(c + 1, f"{var} = _D(v)")
+            g.emit(c, "else:")
+            g.emit(c + 1, "return None")
+        elif t.name == "bool":
+            g.emit(c, "if v is not True and v is not False:")
+            g.emit(c + 1, "return None")
+            g.emit(c, f"{var} = v")
+        elif t.name == "text":
+            g.emit(c, "if _type(v) is not _str or not v.isascii():")
+            g.emit(c + 1, "return None")
+            g.emit(c, f"{var} = v")
+        else:  # date
+            g.emit(c, f"{var} = _fast_date(v)")
+            g.emit(c, f"if {var} is None:")
+            g.emit(c + 1, "return None")
+    b -= 1
+    g.emit(b, "except _KeyError:")
+    g.emit(b + 1, "return None")
+    g.emit(b, f"if _len(raw) != {required} + _present:")
+    g.emit(b + 1, "return None")
+    scope = _Scope()
+    for i in plan.inputs:
+        con = i.constraint
+        if con is None:
+            continue
+        g.info = LineInfo(f"input '{i.name}'", con.span)
+        var = mod.var(i.name)
+        bounds = (con.low,) if con.high is None else (con.low, con.high)
+        ints = {x.name for x in plan.inputs if isinstance(x.type, n.SimpleType) and x.type.name == "int"}
+        if i.name in ints and all(_int_bound(x, ints, mod) for x in bounds):
+            # Both sides whole numbers: compare the submitted Python ints (same outcome, exact).
+            own = f"i_{mod._suffix(i.name)}"
+            low = _int_bound(con.low, ints, mod)
+            if con.op == "in" and con.high is not None:
+                g.emit(b, f"if not ({low} <= {own} <= {_int_bound(con.high, ints, mod)}):")
+            else:
+                g.emit(b, f"if not ({own} {con.op} {low}):")
+            g.emit(b + 1, "return None")
+            continue
+        low = g.expr(con.low, b, scope)
+        if con.op == "in" and con.high is not None:
+            high = g.expr(con.high, b, scope)
+            g.emit(b, f"if not ({low} <= {var} <= {high}):")
+        else:
+            g.emit(b, f"if not ({var} {con.op} {low}):")
+        g.emit(b + 1, "return None")
+
+
+def _int_bound(e: n.Expr, ints: set[str], mod: _Module) -> str:
+    """Python source for a whole-number bound over ints (a literal or an int input), else ""."""
+    if isinstance(e, n.Number) and e.value == e.value.to_integral_value():
+        return mod.const(int(e.value))
+    if isinstance(e, n.Name) and e.id in ints:
+        return f"i_{mod._suffix(e.id)}"
+    return ""
+
+
 def _status(*passed: bool | None) -> str:
     if any(p is False for p in passed):
         return "not_eligible"
@@ -567,6 +748,8 @@ class CompiledEvaluator:
     unit: Callable[..., tuple[Any, ...]]
     unit_explain: Callable[..., tuple[Any, ...]]
     terms: Callable[..., tuple[Any, ...]]
+    validate: Callable[[Any], dict[str, Any] | None]
+    unit_raw: Callable[..., tuple[Any, ...] | None]
 
     def info_for(self, tb: types.TracebackType | None) -> LineInfo | None:
         """The declaration of the innermost generated line in a traceback."""
@@ -616,6 +799,16 @@ def _namespace() -> dict[str, Any]:
         "_status": _status,
         "_eligibility": _eligibility,
         "_nobloc": _nobloc,
+        "_MISSING": inputs.MISSING,
+        "_MAXABS": inputs.MAX_ABS,
+        "_fast_date": inputs.fast_date,
+        "_int": int,
+        "_str": str,
+        "_len": len,
+        "_type": type,
+        "_dict": dict,
+        "_KeyError": KeyError,
+        "_zip": zip,
     }
 
 
@@ -627,7 +820,13 @@ def compile_plan(plan: rt.Plan) -> CompiledEvaluator:
     mod.namespace.update(_namespace())
     mod.namespace["_Q"] = plan.quantum
     mod.namespace["_MODE"] = plan.mode
-    gens = [_gen_unit(mod, False), _gen_unit(mod, True), _gen_terms(mod)]
+    gens = [
+        _gen_unit(mod, False),
+        _gen_unit(mod, True),
+        _gen_unit(mod, False, fused=True),
+        _gen_terms(mod),
+        _gen_validator(mod),
+    ]
     lines: list[str] = []
     info: list[LineInfo] = []
     for gen in gens:
@@ -654,6 +853,8 @@ def compile_plan(plan: rt.Plan) -> CompiledEvaluator:
         unit=mod.namespace["_unit"],
         unit_explain=mod.namespace["_unit_explain"],
         terms=mod.namespace["_terms"],
+        validate=mod.namespace["_validate"],
+        unit_raw=mod.namespace["_unit_raw"],
     )
 
 

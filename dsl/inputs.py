@@ -248,6 +248,8 @@ class Validator:
         if defaults_errors:
             raise InputError(defaults_errors, what="ruleset default")
         self._specs = tuple(specs)
+        #: Converted default values by input name (the compiled fast path uses them too).
+        self.defaults = {name: d for name, _, d in specs if d is not _MISSING}
         checks: list[tuple[str, str, Bound, Bound | None, tuple[str, ...]]] = []
         for i in inputs:
             c = i.constraint
@@ -372,3 +374,31 @@ def simple_bound(e: n.Expr, general: Callable[[n.Expr], Bound]) -> Bound:
         return inner(values)
 
     return guarded
+
+
+def fast_date(value: Any) -> Any:
+    """A date for the compiled validator's fast path, or None to defer to `Validator`."""
+    if type(value) is dt.date:
+        return value
+    if type(value) is str and _DATE_TEXT.fullmatch(value):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            return None
+    return None
+
+
+def fast_list(converter: Converter) -> Callable[[Any], Any]:
+    """A list converter for the fast path: None (defer to `Validator`) on any problem."""
+
+    def convert(value: Any) -> Any:
+        errors: list[FieldViolation] = []
+        out = converter(value, "", errors)
+        return None if errors or out is _BAD else out
+
+    return convert
+
+
+#: The largest magnitude a decimal input may have (the fast path checks it too).
+MAX_ABS = _MAX_ABS
+MISSING = _MISSING

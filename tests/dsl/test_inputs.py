@@ -182,3 +182,43 @@ def _shared() -> CompiledRuleset:
     if not _CACHE:
         _CACHE.append(compile_ruleset(RULES, "v.rules"))
     return _CACHE[0]
+
+
+RAW_VALUES = st.one_of(
+    st.integers(min_value=-3, max_value=30),
+    st.decimals(min_value=-5, max_value=30, places=2, allow_nan=False, allow_infinity=False),
+    st.sampled_from(["12.50", "5", "x", "2023-02-28", "2023-02-30", "good", "tốt", "bad", True, False, None]),
+    st.just([{"form": "warning", "days": 3}]),
+    st.just([{"form": "nope"}]),
+)
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from(
+            ["members", "advanced", "rate", "ok", "note", "on", "rating", "extra", "discipline", "zz"]
+        ),
+        RAW_VALUES,
+    )
+)
+def test_fast_path_agrees_with_general_validator(partial: dict[str, Any]) -> None:
+    """The compiled fast path either defers (None) or returns exactly what the general validator returns."""
+    rs = _shared()
+    raw = dict(good(), **partial)
+    fast = rs.evaluator.validate(raw)
+    try:
+        general: Any = rs.validator.validate(raw)
+    except InputError:
+        general = None
+    if fast is not None:
+        assert general == fast
+
+
+def test_fast_path_takes_common_submissions() -> None:
+    """A plain valid submission is accepted by the compiled fast path itself."""
+    assert rs_fast_ok()
+
+
+def rs_fast_ok() -> bool:
+    rs = _shared()
+    return rs.evaluator.validate(good() | {"rate": Decimal("12.50"), "on": "2023-02-28"}) is not None
