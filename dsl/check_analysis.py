@@ -1,8 +1,8 @@
 """Whole-ruleset analyses the checker runs on facts it has gathered.
 
 This module owns three small, pure analyses: the evaluation order of the
-dependency graph with its cycles (`evaluation_order`), whether one condition
-implies another (`implies`, for unreachable classification levels), and
+dependency graph with its cycles (`evaluation_order`), whether a condition is
+implied by an earlier level's (`ConditionIndex`, for unreachable levels), and
 whether an input's declared range includes 0 (`InputRanges`, for the division
 warning). They take plain mappings and AST nodes and report nothing
 themselves; `dsl.checker` turns their answers into diagnostics.
@@ -107,35 +107,81 @@ def _cycle_path(
     return [*path, start]
 
 
-# ------------------------------------------------------------ implication
+# ---------------------------------------------------------- unreachable
 
 
-def implies(a: n.Expr, b: n.Expr) -> bool:
-    """True when every unit satisfying ``a`` also satisfies ``b`` — a sound,
-    deliberately small test: equal expressions, ``and``/``or`` structure, and
-    thresholds on the same expression (``score >= 80`` implies ``score >= 70``)."""
-    if a == b:
-        return True
-    if isinstance(b, n.BoolLit):
-        return b.value
-    if isinstance(a, n.Binary) and a.op == "and" and (implies(a.left, b) or implies(a.right, b)):
-        return True
-    if isinstance(b, n.Binary) and b.op == "or":
-        return implies(a, b.left) or implies(a, b.right)
-    if isinstance(b, n.Binary) and b.op == "and":
-        return implies(a, b.left) and implies(a, b.right)
-    ta, tb = _threshold(a), _threshold(b)
-    if ta is None or tb is None or ta[0] != tb[0]:
-        return False
-    _, op_a, va = ta
-    _, op_b, vb = tb
-    if op_b in (">=", ">") and op_a in (">=", ">", "=="):
-        return va > vb or (va == vb and (op_b == ">=" or op_a == ">"))
-    if op_b in ("<=", "<") and op_a in ("<=", "<", "=="):
-        return va < vb or (va == vb and (op_b == "<=" or op_a == "<"))
-    if op_b == "==" and op_a == "==":
-        return va == vb
-    return False
+class ConditionIndex:
+    """The ``when`` conditions of earlier levels, to find a later level that can never be reached.
+
+    A later condition is *implied* by an earlier one when every unit satisfying
+    the later also satisfies the earlier: equal conditions, a later ``X and Y``
+    where ``X`` is implied, an earlier ``X or Y`` implied through ``X``, an
+    earlier ``true``, and thresholds on the same expression (``score >= 80``
+    after ``score >= 70``). Sound, deliberately small, and linear: each
+    condition is indexed once and each lookup costs the size of the condition.
+    """
+
+    def __init__(self) -> None:
+        self.always: str | None = None
+        self.exact: dict[n.Expr, str] = {}
+        # subject → the weakest bound seen so far: (value, strict, level)
+        self.lower: dict[n.Expr, tuple[Decimal, bool, str]] = {}
+        self.upper: dict[n.Expr, tuple[Decimal, bool, str]] = {}
+
+    def add(self, condition: n.Expr, level: str) -> None:
+        """Index an earlier level's ``when`` (only levels without ``unless`` qualify)."""
+        for part in _flatten(condition, "or"):
+            if isinstance(part, n.BoolLit) and part.value and self.always is None:
+                self.always = level
+            self.exact.setdefault(part, level)
+            found = _threshold(part)
+            if found is None:
+                continue
+            subject, op, value = found
+            if op in (">=", ">"):
+                old = self.lower.get(subject)
+                if old is None or value < old[0] or (value == old[0] and old[1] and op == ">="):
+                    self.lower[subject] = (value, op == ">", level)
+            elif op in ("<=", "<"):
+                old = self.upper.get(subject)
+                if old is None or value > old[0] or (value == old[0] and old[1] and op == "<="):
+                    self.upper[subject] = (value, op == "<", level)
+
+    def implied_by(self, condition: n.Expr) -> str | None:
+        """The earlier level whose condition ``condition`` implies, or None."""
+        if self.always is not None:
+            return self.always
+        for part in _flatten(condition, "and"):
+            if part in self.exact:
+                return self.exact[part]
+            found = _threshold(part)
+            if found is None:
+                continue
+            subject, op, value = found
+            low = self.lower.get(subject)
+            if low is not None and op in (">=", ">", "=="):
+                bound, strict, level = low
+                if value > bound or (value == bound and (not strict or op == ">")):
+                    return level
+            high = self.upper.get(subject)
+            if high is not None and op in ("<=", "<", "=="):
+                bound, strict, level = high
+                if value < bound or (value == bound and (not strict or op == "<")):
+                    return level
+        return None
+
+
+def _flatten(e: n.Expr, op: str) -> list[n.Expr]:
+    """The operands of a chain of ``and`` (or ``or``), iteratively."""
+    out: list[n.Expr] = []
+    todo = [e]
+    while todo:
+        cur = todo.pop()
+        if isinstance(cur, n.Binary) and cur.op == op:
+            todo.extend((cur.right, cur.left))
+        else:
+            out.append(cur)
+    return out
 
 
 _FLIP = {">=": "<=", "<=": ">=", ">": "<", "<": ">", "==": "=="}

@@ -23,7 +23,7 @@ from typing import Any
 
 from dsl import nodes as n
 from dsl import types as t
-from dsl.check_analysis import InputRanges, evaluation_order, implies, names_in
+from dsl.check_analysis import ConditionIndex, InputRanges, evaluation_order, names_in
 from dsl.check_expr import ExprChecker
 from dsl.check_scope import (
     ANCHOR,
@@ -588,30 +588,29 @@ class _Checker:
         return replace(item, levels=tuple(levels))
 
     def _unreachable(self, levels: list[n.Level]) -> None:
-        # Pairwise over levels: a classification has a handful of them.
-        for j, later in enumerate(levels):
-            if later.when is None:
+        index = ConditionIndex()
+        for level in levels:
+            if level.when is None:
                 continue
-            span = self._name_span(later.span, later.name)
-            if isinstance(later.when, n.BoolLit) and not later.when.value:
+            span = self._name_span(level.span, level.name)
+            if isinstance(level.when, n.BoolLit) and not level.when.value:
                 self._warn(
-                    f"level '{later.name}' can never be reached: its `when` is false",
+                    f"level '{level.name}' can never be reached: its `when` is false",
                     span,
                     "unreachable-level",
                 )
                 continue
-            for earlier in levels[:j]:
-                if earlier.when is None or earlier.unless is not None:
-                    continue
-                if implies(later.when, earlier.when):
-                    self._warn(
-                        f"level '{later.name}' can never be reached: every unit its `when` admits "
-                        f"is already classified '{earlier.name}'",
-                        span,
-                        "unreachable-level",
-                        "order levels best first with stricter conditions first",
-                    )
-                    break
+            earlier = index.implied_by(level.when)
+            if earlier is not None:
+                self._warn(
+                    f"level '{level.name}' can never be reached: every unit its `when` admits "
+                    f"is already classified '{earlier}'",
+                    span,
+                    "unreachable-level",
+                    "order levels best first with stricter conditions first",
+                )
+            if level.unless is None:
+                index.add(level.when, level.name)
 
     def _title(self, item: n.Title) -> n.Title:
         index = self.env.title_index.get(item.name, len(self.titles))

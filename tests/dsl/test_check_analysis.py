@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dsl.check_analysis import InputRanges, evaluation_order, implies, names_in
+from dsl.check_analysis import ConditionIndex, InputRanges, evaluation_order, names_in
 from dsl.parser import parse, parse_expr
 
 
@@ -64,9 +64,21 @@ def test_names_in_collects_every_name() -> None:
         ("a", "true", True),
     ],
 )
-def test_implies(later: str, earlier: str, expected: bool) -> None:
+def test_implied_by_an_earlier_condition(later: str, earlier: str, expected: bool) -> None:
     """The unreachable-level test: threshold implication on the same expression, and/or structure."""
-    assert expected == implies(parse_expr(later), parse_expr(earlier))
+    index = ConditionIndex()
+    index.add(parse_expr(earlier), "earlier")
+    assert ("earlier" if expected else None) == index.implied_by(parse_expr(later))
+
+
+def test_weakest_earlier_bound_is_kept() -> None:
+    """Of several earlier thresholds on one expression, the weakest decides, and names its level."""
+    index = ConditionIndex()
+    index.add(parse_expr("score >= 90"), "excellent")
+    index.add(parse_expr("score >= 50"), "done")
+    index.add(parse_expr("score > 50"), "other")
+    assert "done" == index.implied_by(parse_expr("score >= 50"))
+    assert None is index.implied_by(parse_expr("score >= 40"))
 
 
 def ranges(source: str) -> InputRanges:
