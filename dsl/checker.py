@@ -183,6 +183,8 @@ class _Checker:
         self.let_types: dict[str, Type] = {}
         self.let_busy: set[str] = set()
         self.let_exprs: dict[str, n.Expr] = {}
+        # id(original declaration node) → its rewritten node, to point symbols at the latter
+        self.rewritten: dict[int, Any] = {}
         self.env: Env
         self.ec: ExprChecker
 
@@ -209,18 +211,15 @@ class _Checker:
         let_position = {name: i for i, name in enumerate(self.lets)}
         for name in evaluation_order(let_graph, let_position)[0]:
             self._let_type(name)
-        replaced: dict[int, Any] = {}
         for item in self.ruleset.items:
-            new = self._item(item)
-            if new is not item:
-                replaced[id(item)] = new
+            self.rewritten[id(item)] = self._item(item)
         if self.symbols["score"].node is None:
             # The default score: max(0, Σ groups + bonus − penalty) (SPEC §1.5).
             parts = [g.name for g in self.ruleset.groups if self.symbols.get(g.name, None) is not None]
             parts += [w for w in ("bonus", "penalty") if w in self.symbols]
             self.ec.uses_bloc = False
             self._node("score", parts, self._head(self.ruleset.span))
-        items = tuple(replaced.get(id(i), i) for i in self.ruleset.items)
+        items = tuple(self.rewritten[id(i)] for i in self.ruleset.items)
         rewritten = replace(self.ruleset, items=items)
         tests = tuple(self._test(test) for test in self.trailing_tests)
         inner_tests = tuple(i for i in items if isinstance(i, n.Test))
@@ -234,7 +233,10 @@ class _Checker:
                 "a let, criterion, group, score or level cannot depend on itself",
             )
         self._bloc_purity(order)
-        symbols = self._rebind(rewritten)
+        symbols = {
+            name: replace(sym, node=self.rewritten.get(id(sym.node), sym.node))
+            for name, sym in self.symbols.items()
+        }
         diagnostics = tuple(sorted(self.diags, key=lambda d: (d.span.file, d.span.line, d.span.column)))
         return CheckedRuleset(rewritten, symbols, diagnostics, order, inner_tests + tests)
 
@@ -519,6 +521,7 @@ class _Checker:
                 c.name, c.expr, Scope(RULESET, owner=f"criterion '{c.name}'"), f"criterion '{c.name}'", span
             )
             criteria.append(replace(c, expr=expr))
+            self.rewritten[id(c)] = criteria[-1]
             names.append(c.name)
         if isinstance(item, n.Group):
             node = item.name
@@ -750,34 +753,6 @@ class _Checker:
                     span,
                     "bloc",
                 )
-
-    def _rebind(self, ruleset: n.Ruleset) -> dict[str, Symbol]:
-        """Point every symbol at its rewritten node."""
-        symbols = dict(self.symbols)
-        for item in ruleset.items:
-            if isinstance(item, n.Input | n.Let | n.Title | n.Group):
-                sym = symbols.get(item.name)
-                if sym is not None and sym.node is not None and sym.node.span == item.span:
-                    symbols[item.name] = replace(sym, node=item)
-            if isinstance(item, n.Group | n.Bonus | n.Penalty):
-                for c in item.criteria:
-                    sym = symbols.get(c.name)
-                    if sym is not None and sym.kind == "criterion" and sym.node.span == c.span:
-                        symbols[c.name] = replace(sym, node=c)
-                if not isinstance(item, n.Group):
-                    word = "bonus" if isinstance(item, n.Bonus) else "penalty"
-                    if symbols[word].node.span == item.span:
-                        symbols[word] = replace(symbols[word], node=item)
-            score = symbols["score"].node
-            if isinstance(item, n.ScoreDef) and score is not None and score.span == item.span:
-                symbols["score"] = replace(symbols["score"], node=item)
-            if (
-                isinstance(item, n.Classify)
-                and "level" in symbols
-                and symbols["level"].node.span == item.span
-            ):
-                symbols["level"] = replace(symbols["level"], node=item)
-        return symbols
 
 
 # -------------------------------------------------------------- helpers
