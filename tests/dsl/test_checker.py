@@ -376,3 +376,13 @@ def test_checker_never_crashes_on_mutated_rulesets(text: str) -> None:
         assert diag.span.line >= 1
         assert diag.span.file == "m.rules"
         assert render(diag, source_file.source).count("\n") == 2
+
+
+def test_absurdly_deep_expression_is_an_error_not_a_crash() -> None:
+    """An expression nested deeper than Python's stack allows gives one `limit` diagnostic."""
+    expr: n.Expr = num(1)
+    for _ in range(20000):
+        expr = n.Unary("-", expr)
+    result = check(n.Ruleset("r", "1", None, (n.Let("deep", expr),)))
+    assert ["limit"] == [d.code for d in result.diagnostics]
+    assert not result.ok
