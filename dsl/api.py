@@ -17,7 +17,7 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dsl import nodes as n
 from dsl import runtime as rt
@@ -38,6 +38,9 @@ from dsl.results import (
     TitleResult,
     UnitResult,
 )
+
+if TYPE_CHECKING:
+    from dsl.registry import Registry
 
 BlocAggregates = rt.BlocAggregates
 
@@ -390,11 +393,13 @@ def compile_checked(
     return CompiledRuleset(checked, source, path, dict(sources or {}), ruleset_sha256(ruleset, source))
 
 
-def compile_ruleset(source: str, path: str = "<string>") -> CompiledRuleset:
+def compile_ruleset(
+    source: str, path: str = "<string>", *, registry: Registry | None = None
+) -> CompiledRuleset:
     """Parse, check and compile ruleset text. Raises `RulesetError` with every diagnostic.
 
-    A ruleset that ``extends`` another needs its parent: use `load_ruleset`
-    (or the registry), which resolves the chain first.
+    A ruleset that ``extends`` another finds its parent in ``registry``
+    (`dsl.registry.Registry`); without one, ``extends`` is an error.
     """
     sf = parse(source, path)
     if sf.ruleset is None:
@@ -405,7 +410,7 @@ def compile_ruleset(source: str, path: str = "<string>") -> CompiledRuleset:
     if sf.ruleset.parent is not None:
         from dsl.inherit import resolve
 
-        resolved = resolve(sf, None)
+        resolved = registry.resolve_source(sf) if registry is not None else resolve(sf, None)
         return compile_checked(
             resolved.ruleset, source=sf.source, path=path, tests=sf.tests, sources=resolved.sources
         )

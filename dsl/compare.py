@@ -54,13 +54,15 @@ _UNIT_IN_PATH = re.compile(r"^submissions\[\d+\]\((?P<unit>[^)]*)\)")
 
 @dataclass(frozen=True, slots=True)
 class UnitSide:
-    """One unit's outcome under one version (or the error that prevented it)."""
+    """One unit's outcome under one version (or the error that prevented it).
+
+    Only the headline numbers: what moved in titles and criteria is in `UnitDiff`,
+    which keeps results small to send back from worker processes.
+    """
 
     score: Decimal | None = None
     level: str | None = None
     rank: int | None = None
-    titles: Mapping[str, str] = field(default_factory=dict)
-    criteria: Mapping[str, Decimal] = field(default_factory=dict)
     error: str | None = None
 
 
@@ -279,11 +281,29 @@ class Comparer:
             extra = s.inputs.keys() - declared
             if extra:
                 dropped.update(extra)
-                s = dataclasses.replace(s, inputs={k: v for k, v in s.inputs.items() if k in declared})
+                # Built directly: dataclasses.replace costs more than the rest of this loop.
+                s = Submission(
+                    unit=s.unit,
+                    inputs={k: v for k, v in s.inputs.items() if k in declared},
+                    stage=s.stage,
+                    index=s.index,
+                )
             subs.append(s)
         if not dropped:
             return case, dropped
-        return dataclasses.replace(case, submissions=tuple(subs)), dropped
+        return (
+            Case(
+                members=case.members,
+                submissions=tuple(subs),
+                ruleset=case.ruleset,
+                bloc=case.bloc,
+                period=case.period,
+                current=case.current,
+                elected=case.elected,
+                history=case.history,
+            ),
+            dropped,
+        )
 
     def _evaluate(self, side: int, case: Case) -> tuple[BlocResult | None, str | None, dict[str, str]]:
         """Decide the bloc; units this version rejects are set aside with their errors."""
@@ -326,24 +346,33 @@ class Comparer:
         order += [m for m in case.members if m not in placed]
         out: list[UnitDiff] = []
         for unit in order:
-            old = _side(sides[OLD].get(unit), unit_errors[OLD].get(unit), self.extra_criteria[OLD])
-            new = _side(sides[NEW].get(unit), unit_errors[NEW].get(unit), self.extra_criteria[NEW])
-            out.append(self._unit_diff(unit, old, new))
+            old, old_titles, old_points = _side(
+                sides[OLD].get(unit), unit_errors[OLD].get(unit), self.extra_criteria[OLD]
+            )
+            new, new_titles, new_points = _side(
+                sides[NEW].get(unit), unit_errors[NEW].get(unit), self.extra_criteria[NEW]
+            )
+            out.append(self._unit_diff(unit, old, new, (old_titles, new_titles), (old_points, new_points)))
         return tuple(out)
 
-    def _unit_diff(self, unit: str, old: UnitSide, new: UnitSide) -> UnitDiff:
-        titles = tuple(
-            (t, old.titles.get(t), new.titles.get(t))
-            for t in dict.fromkeys([*old.titles, *new.titles])
-            if old.titles.get(t) != new.titles.get(t)
-        )
+    def _unit_diff(
+        self,
+        unit: str,
+        old: UnitSide,
+        new: UnitSide,
+        titles_by_side: tuple[Mapping[str, str], Mapping[str, str]],
+        points_by_side: tuple[Mapping[str, Decimal], Mapping[str, Decimal]],
+    ) -> UnitDiff:
+        ot, nt = titles_by_side
+        titles = tuple((t, ot.get(t), nt.get(t)) for t in dict.fromkeys([*ot, *nt]) if ot.get(t) != nt.get(t))
         # A criterion only one version has counts as 0 points in the other: it moved
         # only if it gives (or gave) the unit points.
         zero = Decimal(0)
+        op, np_ = points_by_side
         moves = tuple(
-            CriterionMove(c, old.criteria.get(c), new.criteria.get(c))
-            for c in dict.fromkeys([*old.criteria, *new.criteria])
-            if old.criteria.get(c, zero) != new.criteria.get(c, zero)
+            CriterionMove(c, op.get(c), np_.get(c))
+            for c in dict.fromkeys([*op, *np_])
+            if op.get(c, zero) != np_.get(c, zero)
         )
         level_move = 0
         if old.level != new.level and old.level in self.level_order and new.level in self.level_order:
@@ -367,19 +396,17 @@ def _bonus_penalty_criteria(rs: n.Ruleset) -> tuple[str, ...]:
     return tuple(c.name for item in rs.items if isinstance(item, (n.Bonus, n.Penalty)) for c in item.criteria)
 
 
-def _side(result: UnitResult | None, error: str | None, extra: tuple[str, ...]) -> UnitSide:
+def _side(
+    result: UnitResult | None, error: str | None, extra: tuple[str, ...]
+) -> tuple[UnitSide, Mapping[str, str], Mapping[str, Decimal]]:
+    """A unit's headline outcome, its title statuses and its criteria points under one version."""
     if result is None:
-        return UnitSide(error=error or "not evaluated (the case failed under this version)")
+        return UnitSide(error=error or "not evaluated (the case failed under this version)"), {}, {}
     criteria = result.criteria
     if extra:
         criteria = {**criteria, **{c: result.values[c] for c in extra if c in result.values}}
-    return UnitSide(
-        result.score,
-        result.level,
-        result.rank,
-        {name: t.status for name, t in result.titles.items()},
-        criteria,
-    )
+    titles = {name: t.status for name, t in result.titles.items()}
+    return UnitSide(result.score, result.level, result.rank), titles, criteria
 
 
 def _rotation(result: BlocResult | None) -> tuple[str | None, str | None]:

@@ -242,6 +242,10 @@ class Registry:
         """A ruleset file anywhere, its parents found beside it or in the registry."""
         return resolve(self._parse(Path(path)), self._parent_loader)
 
+    def resolve_source(self, source: n.SourceFile) -> ResolvedRuleset:
+        """An already parsed file, its parents found beside it or in the registry."""
+        return resolve(source, self._parent_loader)
+
     def resolve_text(self, text: str, path: str = "<candidate>") -> ResolvedRuleset:
         """Ruleset source given as text (a candidate not yet in any folder)."""
         return resolve(parse(text, path), self._parent_loader)

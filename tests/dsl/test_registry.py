@@ -251,3 +251,14 @@ def test_resolve_ruleset_arg_reports_ruleset_errors(tmp_path: Path) -> None:
     with pytest.raises(RulesetError) as info:
         resolve_ruleset_arg("bad@1", rulesets_dir=tmp_path)
     assert any("nope" in d.message for d in info.value.diagnostics)
+
+
+def test_compile_ruleset_resolves_extends_through_a_registry(registry: Registry) -> None:
+    """dsl.api.compile_ruleset(text, registry=...) finds the parent of a candidate given as text."""
+    from dsl.api import compile_ruleset
+
+    text = _rules("cand", "1", "", parent="khoi3@2024.1")
+    compiled = compile_ruleset(text, "cand.rules", registry=registry)
+    assert {"digital_models", "awaiting_discipline"} <= {i.name for i in compiled.ruleset.inputs}
+    with pytest.raises(RulesetError):
+        compile_ruleset(text, "cand.rules")
