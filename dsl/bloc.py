@@ -136,12 +136,26 @@ def rank_units(
 # ------------------------------------------------------------ the whole bloc
 
 
+#: ``progress(stage, done, total)``: how far evaluation has got, for long runs.
+Progress = Callable[[str, int, int], None]
+#: Units between two progress reports while validating and scoring.
+PROGRESS_EVERY = 1000
+
+
+def _silent(stage: str, done: int, total: int) -> None:
+    """The default progress callback: report nothing."""
+
+
 #: The default bloc ranking (SPEC §1.6): `score desc`.
 DEFAULT_RANKING = (n.SortKey(n.Name("score"), True),)
 
 
 def evaluate_bloc(
-    compiled: CompiledRuleset, case: Case | Mapping[str, Any], *, explain: bool = False
+    compiled: CompiledRuleset,
+    case: Case | Mapping[str, Any],
+    *,
+    explain: bool = False,
+    progress: Progress | None = None,
 ) -> BlocResult:
     """Decide a whole bloc: scores, ranking, titles (quotas, ties) and rotation.
 
@@ -150,15 +164,19 @@ def evaluate_bloc(
     structure and every unit's invalid inputs, prefixed by the submission
     (``submissions[2](tham_muu).inputs.members``). Division by zero and an
     exhausted rotation chain raise `EvaluationError`.
+
+    ``progress(stage, done, total)`` is called as the work advances (stages:
+    validate, score, titles, rotation) so a caller can show long runs.
     """
+    report = progress if progress is not None else _silent
     if isinstance(case, Case):
         violations = _consistency(case)
     else:
         case, violations = check_case(case)
-    validated = _validate(compiled, case, violations)
+    validated = _validate(compiled, case, violations, report)
     if violations:
         raise InputError(violations, what="case")
-    return _decide(compiled, case, validated, explain)
+    return _decide(compiled, case, validated, explain, report)
 
 
 def _consistency(case: Case) -> list[FieldViolation]:
@@ -180,11 +198,14 @@ def _consistency(case: Case) -> list[FieldViolation]:
 
 
 def _validate(
-    compiled: CompiledRuleset, case: Case, violations: list[FieldViolation]
+    compiled: CompiledRuleset, case: Case, violations: list[FieldViolation], report: Progress
 ) -> dict[str, dict[str, Any]]:
     """Every submission validated against the ruleset; violations appended with the submission's path."""
     validated: dict[str, dict[str, Any]] = {}
-    for sub in case.submissions:
+    total = len(case.submissions)
+    for i, sub in enumerate(case.submissions):
+        if i % PROGRESS_EVERY == 0:
+            report("validate", i, total)
         try:
             validated[sub.unit] = compiled.validate(sub.inputs, unit=sub.unit)
         except InputError as exc:
@@ -197,7 +218,11 @@ def _validate(
 
 
 def _decide(
-    compiled: CompiledRuleset, case: Case, validated: Mapping[str, Mapping[str, Any]], explain: bool
+    compiled: CompiledRuleset,
+    case: Case,
+    validated: Mapping[str, Mapping[str, Any]],
+    explain: bool,
+    report: Progress,
 ) -> BlocResult:
     plan = compiled.plan
     rs = compiled.ruleset
@@ -207,7 +232,9 @@ def _decide(
         aggs = compiled.bloc_aggregates([validated[u] for u in units], units=units)
     results: dict[str, UnitResult] = {}
     passed: dict[str, tuple[tuple[bool | None, ...], ...]] = {}
-    for u in units:
+    for i, u in enumerate(units):
+        if i % PROGRESS_EVERY == 0:
+            report("score", i, len(units))
         results[u], passed[u] = compiled.score_in_bloc(validated[u], unit=u, bloc=aggs, explain=explain)
     keys = KeyEvaluator(plan, aggs)
 
@@ -222,7 +249,11 @@ def _decide(
         raise EvaluationError(str(exc), where="ranking", span=ranking.span if ranking else None) from None
 
     decider = TitleDecider(compiled, results, passed, order, ranks, bloc_keys, keys, aggs, explain)
-    awards = {tp.title.name: decider.decide(i, tp) for i, tp in enumerate(plan.titles)}
+    awards: dict[str, TitleAward] = {}
+    for i, tp in enumerate(plan.titles):
+        report("titles", i, len(plan.titles))
+        awards[tp.title.name] = decider.decide(i, tp)
+    report("titles", len(plan.titles), len(plan.titles))
 
     stages = {s.unit: s.stage for s in case.submissions}
     unit_results = tuple(
@@ -244,7 +275,9 @@ def _decide(
         )
         source = compiled.source if rot.span.file in (compiled.path, "<string>") else None
         source = compiled.sources.get(rot.span.file, source)
+        report("rotation", 0, 1)
         rotation = decide_rotation(rot, ctx, evaluator(ctx, plan.enum_values), source or None)
+        report("rotation", 1, 1)
     return BlocResult(
         ruleset=compiled.ref,
         bloc=case.bloc,

@@ -10,6 +10,8 @@ RULESET is a path or ``NAME@VERSION``; when it is omitted, the case's own
 ``"ruleset"`` field is used. When both are given the argument wins (a note
 on stderr says so if they differ).
 
+Long runs (thousands of units) show progress on stderr when it is a terminal.
+
 Exit status: 0 decided; 1 the ruleset, the case or the evaluation has
 errors (all of them printed); 2 usage errors and missing files.
 """
@@ -96,7 +98,12 @@ def run(args: argparse.Namespace) -> int:
             if ref != case_ref:
                 given = "" if ruleset_arg == ref else f" ({ruleset_arg})"
                 print(f"note: evaluating with {ref}{given}; the case names {case_ref}", file=sys.stderr)
-        result = evaluate_bloc(compiled, data, explain=args.explain)
+        progress = _Progress(sys.stderr) if sys.stderr.isatty() else None
+        try:
+            result = evaluate_bloc(compiled, data, explain=args.explain, progress=progress)
+        finally:
+            if progress is not None:
+                progress.clear()
     except RulesetError as exc:
         print(exc.render() or str(exc), file=sys.stderr)
         return EXIT_ERRORS
@@ -121,6 +128,26 @@ def _load(arg: str, rulesets_dir: str | None) -> CompiledRuleset:
     path = resolved.chain[0].path if resolved.chain else arg
     source = resolved.sources.get(path, "")
     return compile_checked(resolved.ruleset, source=source, path=path, sources=resolved.sources)
+
+
+class _Progress:
+    """Shows how far a long evaluation has got on one terminal line (only once there is something to show)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.shown = False
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if not self.shown and done == 0:
+            return  # small blocs finish before the first report: print nothing
+        self.shown = True
+        self.stream.write(f"\r{stage}: {done:,}/{total:,}\x1b[K")
+        self.stream.flush()
+
+    def clear(self) -> None:
+        if self.shown:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
 
 
 def write(result: BlocResult, fmt: str, explain: bool, out: TextIO) -> None:

@@ -371,3 +371,22 @@ def test_tie_notes_name_few_and_count_many() -> None:
     many = evaluate_bloc(mini(), bloc_case(*[(f"u{i}", 95, 1) for i in range(8)]))
     assert 8 == len(many.titles["top"].tied)
     assert (many.units[3].titles["top"].note or "").startswith("one of 8 units tied at the quota boundary")
+
+
+def test_progress_reports_each_stage() -> None:
+    """evaluate_bloc reports validate, score, each title and rotation to a progress callback."""
+    calls: list[tuple[str, int, int]] = []
+    evaluate_bloc(
+        mini(),
+        bloc_case(("a", 95, 1), ("b", 90, 1), ("c", 85, 1)),
+        progress=lambda stage, done, total: calls.append((stage, done, total)),
+    )
+    assert [
+        ("validate", 0, 3),
+        ("score", 0, 3),
+        ("titles", 0, 2),
+        ("titles", 1, 2),
+        ("titles", 2, 2),
+        ("rotation", 0, 1),
+        ("rotation", 1, 1),
+    ] == calls

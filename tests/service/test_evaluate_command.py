@@ -175,3 +175,22 @@ def test_no_ruleset_anywhere_is_a_usage_error(tmp_path: Path, capsys: pytest.Cap
     code, _, err = run(capsys, write_case(tmp_path, data))
     assert 2 == code
     assert "no RULESET given" in err
+
+
+def test_progress_line_only_for_long_runs() -> None:
+    """The terminal progress line stays silent until a report after the start, and is cleared at the end."""
+    import io
+
+    from service.commands.evaluate import _Progress
+
+    quiet = io.StringIO()
+    p = _Progress(quiet)
+    p("score", 0, 6)
+    p.clear()
+    assert "" == quiet.getvalue()
+    loud = io.StringIO()
+    p = _Progress(loud)
+    p("score", 0, 5000)
+    p("score", 1000, 5000)
+    p.clear()
+    assert "\rscore: 1,000/5,000\x1b[K\r\x1b[K" == loud.getvalue()
