@@ -343,22 +343,42 @@ def test_division_by_bound_through_other_inputs() -> None:
 WORD = re.compile(r"(?<![\w\"])[^\W\d]\w*(?![\w\"])")
 SOURCE = FIXTURE.read_text(encoding="utf-8")
 WORDS = [m for m in WORD.finditer(SOURCE) if m.group() not in RESERVED]
-VOCABULARY = sorted({m.group() for m in WORDS} | {"zz", "leader", "unit", "rank", "bloc_size", "current"})
+VOCABULARY = sorted(
+    {m.group() for m in WORDS}
+    | {
+        "zz",
+        "leader",
+        "unit",
+        "rank",
+        "bloc_size",
+        "current.leader",
+        "score(unit)",
+        "1",
+        "true",
+        "2023-01-01",
+    }
+    | {'"x"', "count(discipline)", "bloc_max(score)", "held(unit, leader, 1)", "min()", "-members"}
+)
+OPERATORS = [m for m in re.finditer(r" (\+|-|\*|/|==|!=|>=|<=|>|<|and|or) ", SOURCE)]
+OPERATOR_CHOICES = ["+", "-", "*", "/", "==", "!=", ">=", "<", "and", "or"]
 
 
 @st.composite
 def mutated_sources(draw: st.DrawFn) -> str:
-    """The reference ruleset with a few names swapped for other names (or nonsense)."""
-    text = SOURCE
+    """The reference ruleset with a few names swapped for other names, literals or
+    calls, and a few operators swapped for others."""
+    edits: list[tuple[int, int, str]] = []
     count = draw(st.integers(min_value=1, max_value=6))
-    picks = sorted(
-        draw(st.lists(st.integers(0, len(WORDS) - 1), min_size=count, max_size=count, unique=True)),
-        reverse=True,
-    )
-    for index in picks:
+    for index in draw(st.lists(st.integers(0, len(WORDS) - 1), min_size=count, max_size=count, unique=True)):
         match = WORDS[index]
-        replacement = draw(st.sampled_from(VOCABULARY))
-        text = text[: match.start()] + replacement + text[match.end() :]
+        edits.append((match.start(), match.end(), draw(st.sampled_from(VOCABULARY))))
+    for index in draw(st.lists(st.integers(0, len(OPERATORS) - 1), max_size=3, unique=True)):
+        match = OPERATORS[index]
+        edits.append((match.start(), match.end(), f" {draw(st.sampled_from(OPERATOR_CHOICES))} "))
+    text = SOURCE
+    # Operators sit between names, so the edits never overlap; apply them right to left.
+    for start, end, replacement in sorted(edits, reverse=True):
+        text = text[:start] + replacement + text[end:]
     return text
 
 
