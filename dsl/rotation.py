@@ -145,7 +145,7 @@ def decide_role(
     for i, pick in enumerate(rule.picks):
         text = pick_text(pick, source)
         try:
-            unit, why_not = _try_pick(pick, role, ctx, evaluate, leader)
+            unit, why_not = _try_pick(pick, ctx, evaluate, leader)
         except EvaluationError as exc:
             if exc.where:
                 raise
@@ -176,7 +176,7 @@ def decide_role(
 
 
 def _try_pick(
-    pick: n.Pick, role: str, ctx: RotationContext, evaluate: Evaluate, leader: str | None
+    pick: n.Pick, ctx: RotationContext, evaluate: Evaluate, leader: str | None
 ) -> tuple[str | None, str | None]:
     """(unit, None) when the pick yields a unit; (None, why) when it yields nothing."""
     if isinstance(pick, n.RefPick):
@@ -190,7 +190,7 @@ def _try_pick(
             return None, f"'{unit}' is not a member of the bloc"
         return unit, None
 
-    accept, condition = _acceptor(pick.where, ctx, evaluate, leader)
+    accept, condition = _acceptor(pick.where, evaluate, leader)
     if isinstance(pick, n.NextAfterPick):
         anchor, why = _anchor(pick.anchor, ctx, evaluate, leader, source_text=pick_text(pick))
         if anchor is None:
@@ -215,7 +215,7 @@ def _try_pick(
 
 
 def _acceptor(
-    where: n.Expr | None, ctx: RotationContext, evaluate: Evaluate, leader: str | None
+    where: n.Expr | None, evaluate: Evaluate, leader: str | None
 ) -> tuple[Callable[[str], bool], str]:
     if where is None:
         return (lambda unit: True), ""

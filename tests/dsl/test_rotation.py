@@ -278,3 +278,39 @@ def test_expr_text_parenthesizes_by_precedence() -> None:
     """The message renderer keeps grouping that changes meaning."""
     e = n.Binary("*", n.Binary("+", n.Name("a"), n.Name("b")), n.Name("c"))
     assert "(a + b) * c" == expr_text(e)
+
+
+def test_first_of_members_with_scores_and_current_holders() -> None:
+    """`first of members where` reads score(unit), bloc_size and current.leader inside the condition."""
+    leader, deputy, result = decide(
+        "leader = first of members where unit != current.leader and score(unit) >= 90 and bloc_size == 5\n"
+        "deputy = first of members where unit != leader and level(unit) == good"
+    )
+    assert ("c", "b") == (leader, deputy)
+    assert 0 == result.deputy.chosen_by
+
+
+def test_first_of_ranking_ties_follow_rotation_order() -> None:
+    """Units sharing a rank are tried in rotation order: a and e share rank 2, a comes first."""
+    leader, deputy, _ = decide("leader = first of ranking where rank(unit) == 2\ndeputy = next after leader")
+    assert ("a", "b") == (leader, deputy)
+
+
+def test_trace_lists_why_each_earlier_alternative_failed() -> None:
+    """The decision records every alternative tried up to the chosen one, with its reason."""
+    ctx = context(current=Holders(None, None), elected=Holders(None, None))
+    _, _, result = decide(
+        "leader = elected.leader else current.deputy else first of ranking where score(unit) > 99"
+        " else first of members\ndeputy = next after leader",
+        ctx,
+    )
+    trace = result.leader.trace
+    assert 3 == result.leader.chosen_by
+    assert [
+        "the bloc elected no leader",
+        "there is no current deputy",
+        "no unit of the ranking satisfies 'score(unit) > 99'",
+        None,
+    ] == [t.why_not for t in trace]
+    assert "a" == trace[3].unit
+    assert {"leader": "a", "deputy": "b"} == result.to_json()
