@@ -81,6 +81,9 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"thidua evaluate: cannot read {case_path}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_USAGE
+    except UnicodeDecodeError as exc:
+        print(f"{case_path}: invalid case: not UTF-8 text (byte {exc.start}: {exc.reason})", file=sys.stderr)
+        return EXIT_ERRORS
     try:
         data = read_json(text, case_path)
         case_ref = data.get("ruleset") if isinstance(data, dict) else None

@@ -194,3 +194,12 @@ def test_progress_line_only_for_long_runs() -> None:
     p("score", 1000, 5000)
     p.clear()
     assert "\rscore: 1,000/5,000\x1b[K\r\x1b[K" == loud.getvalue()
+
+
+def test_case_that_is_not_utf8(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A case file that is not UTF-8 text is a clear error (exit 1), not a traceback."""
+    bad = tmp_path / "latin.json"
+    bad.write_bytes(b'\xff\xfe{"members": []}')
+    code, _, err = run(capsys, str(RULES), str(bad))
+    assert 1 == code
+    assert "not UTF-8" in err
