@@ -124,6 +124,8 @@ def read_json(text: str, path: str, what: str = "case") -> Any:
         ) from None
     except ValueError as exc:
         raise InputError([FieldViolation(path, f"not valid JSON: {exc}")], what=what) from None
+    except RecursionError:
+        raise InputError([FieldViolation(path, "JSON nested too deeply")], what=what) from None
 
 
 def parse_case(data: Any) -> Case:

@@ -205,3 +205,9 @@ def test_absent_holders_are_fine() -> None:
     case = parse_case(copy.deepcopy(data))
     assert isinstance(case, Case)
     assert Holders() == case.current
+
+
+def test_absurdly_nested_json_is_an_input_error() -> None:
+    """JSON nested beyond what the parser can follow is reported, not a crash."""
+    with pytest.raises(InputError, match="nested too deeply"):
+        load_case("[" * 100_000 + "]" * 100_000)
