@@ -12,10 +12,11 @@ decimals are strings with the ruleset's places, never floating point.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
-from typing import Any
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any
 
 from dsl.errors import Diagnostic, FieldViolation, InputError, render
 from dsl.parser import normalize
@@ -26,7 +27,6 @@ from dsl.results import (
     TitleAward,
     TitleResult,
     UnitResult,
-    fmt_decimal,
     value_to_json,
 )
 from service.config import Limits
@@ -34,10 +34,13 @@ from service.errors import RequestLimitError
 from service.gen.thidua.v1 import evaluation_pb2 as ev
 from service.gen.thidua.v1 import values_pb2 as vals
 
+if TYPE_CHECKING:
+    from dsl.api import CompiledRuleset
+
 _DECIMAL = re.compile(r"[+-]?\d+(\.\d+)?")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-#: Longest decimal string accepted: beyond 28 significant digits the engine's context rounds anyway.
-MAX_DECIMAL_CHARS = 64
+#: Longest decimal string accepted (sign, digits, point): far beyond the engine's 28 significant digits.
+MAX_DECIMAL_CHARS = 100
 
 _STATUS = {
     "eligible": ev.TITLE_STATUS_ELIGIBLE,
@@ -61,16 +64,21 @@ class _Reader:
         self.violations: list[FieldViolation] = []
 
     def value(self, v: vals.Value, path: str) -> Any:
-        kind = v.WhichOneof("kind")
-        if kind is None:
+        # ListFields: one call gives the kind and its value (cheaper than WhichOneof + getattr).
+        present = v.ListFields()
+        if not present:
             self.violations.append(
                 FieldViolation(
                     path, "no value: set one of decimal, integer, boolean, text, date, list, record"
                 )
             )
             return None
+        descriptor, raw = present[0]
+        kind = descriptor.name
+        if kind == "integer":
+            return int(raw)
         if kind == "decimal":
-            text = v.decimal.strip()
+            text = raw.strip()
             if len(text) > MAX_DECIMAL_CHARS or not _DECIMAL.fullmatch(text):
                 self.violations.append(
                     FieldViolation(
@@ -84,12 +92,10 @@ class _Reader:
             except InvalidOperation:  # pragma: no cover - the pattern admits only valid literals
                 self.violations.append(FieldViolation(path, f"'{text}' is not a decimal number"))
                 return None
-        if kind == "integer":
-            return int(v.integer)
         if kind == "boolean":
-            return bool(v.boolean)
+            return bool(raw)
         if kind == "text":
-            return normalize(v.text)
+            return normalize(raw)
         if kind == "date":
             if not _DATE.fullmatch(v.date):
                 self.violations.append(FieldViolation(path, f"'{v.date[:40]}' is not a date (YYYY-MM-DD)"))
@@ -114,7 +120,7 @@ class _Reader:
 
     def fields(self, values: Mapping[str, vals.Value], prefix: str) -> dict[str, Any]:
         # Sorted: a protobuf map has no order, and error lists must be deterministic.
-        return {normalize(name): self.value(values[name], prefix + name) for name in sorted(values)}
+        return {normalize(name): self.value(value, prefix + name) for name, value in sorted(values.items())}
 
     def check(self, what: str) -> None:
         if self.violations:
@@ -177,7 +183,8 @@ def to_value(value: Any) -> vals.Value:
     if isinstance(value, bool):
         return vals.Value(boolean=value)
     if isinstance(value, Decimal):
-        return vals.Value(decimal=str(value_to_json(value)))
+        # Plain positional notation, as the API promises (never "1E-7").
+        return vals.Value(decimal=format(value, "f"))
     if isinstance(value, int):
         return vals.Value(integer=value)
     if isinstance(value, dt.date):
@@ -214,44 +221,96 @@ def _title_pb(t: TitleResult, with_requirements: bool) -> ev.TitleResult:
     return msg
 
 
-def unit_result_pb(r: UnitResult, *, explain: bool, requirements: bool | None = None) -> ev.UnitResult:
+@functools.lru_cache(maxsize=256)
+def criterion_sections(compiled: CompiledRuleset) -> tuple[tuple[str, str], ...]:
+    """Every criterion of a compiled ruleset with its section, in declaration order (groups', bonus, penalty)."""
+    return tuple(
+        (name, symbol.section or "")
+        for name, symbol in compiled.checked.symbols.items()
+        if symbol.kind == "criterion"
+    )
+
+
+@functools.lru_cache(maxsize=16)
+def _quantum(places: int) -> Decimal:
+    return Decimal(1).scaleb(-places)
+
+
+def _fmt(value: Decimal, places: int) -> str:
+    # fmt_decimal's rule (pad or round half-up to `places`) with the quantum built once.
+    return str(value.quantize(_quantum(places), rounding=ROUND_HALF_UP))
+
+
+def unit_result_pb(
+    r: UnitResult,
+    *,
+    explain: bool,
+    sections: tuple[tuple[str, str], ...] = (),
+    requirements: bool | None = None,
+) -> ev.UnitResult:
     """A `UnitResult` as a message; ``explain`` adds labels, raw values, sums, the level steps and lets.
 
-    Title requirement results are included with ``explain`` (or when ``requirements`` says so).
+    ``sections`` (`criterion_sections`) lists every criterion with its section, so
+    that bonus and penalty criteria are reported too; without it only the groups'
+    criteria are. Title requirement results are included with ``explain`` (or when
+    ``requirements`` says so).
     """
     p = r.places
-    msg = ev.UnitResult(
-        unit=r.unit or "",
-        score=fmt_decimal(r.score, p),
-        level=r.level,
-        rank=r.rank or 0,
-        bonus=fmt_decimal(r.bonus, p),
-        penalty=fmt_decimal(r.penalty, p),
-    )
     ex = r.explanation if explain else None
     groups = {g.name: g for g in ex.groups} if ex else {}
+    group_msgs = []
     for name, value in r.groups.items():
-        g = msg.groups.add(name=name, value=fmt_decimal(value, p))
         detail = groups.get(name)
-        if detail is not None:
-            g.label = detail.label
-            g.sum = fmt_decimal(detail.total, p)
-            g.max = "" if detail.max is None else str(value_to_json(detail.max))
+        if detail is None:
+            group_msgs.append(ev.GroupResult(name=name, value=_fmt(value, p)))
+        else:
+            group_msgs.append(
+                ev.GroupResult(
+                    name=name,
+                    value=_fmt(value, p),
+                    label=detail.label,
+                    sum=_fmt(detail.total, p),
+                    max="" if detail.max is None else str(value_to_json(detail.max)),
+                )
+            )
     criteria = {c.name: c for c in ex.criteria} if ex else {}
-    for name, points in r.criteria.items():
-        c = msg.criteria.add(name=name, points=fmt_decimal(points, p))
+    points = r.criteria
+    listed = sections or tuple((name, "") for name in points)
+    criterion_msgs = []
+    for name, section in listed:
+        got: Any = points.get(name)
+        if got is None:
+            got = r.values.get(name)  # bonus and penalty criteria: points in the unit's scope
+            if not isinstance(got, Decimal):
+                continue
         crit = criteria.get(name)
-        if crit is not None:
-            c.section = crit.section
-            c.label = crit.label
-            c.raw = str(value_to_json(crit.raw))
-            c.clamped = crit.clamped
-            c.max = "" if crit.max is None else str(value_to_json(crit.max))
-            if crit.table_row is not None:
-                c.table_row = crit.table_row
+        if crit is None:
+            criterion_msgs.append(ev.CriterionResult(name=name, section=section, points=_fmt(got, p)))
+            continue
+        c = ev.CriterionResult(
+            name=name,
+            section=crit.section,
+            points=_fmt(got, p),
+            label=crit.label,
+            raw=str(value_to_json(crit.raw)),
+            clamped=crit.clamped,
+            max="" if crit.max is None else str(value_to_json(crit.max)),
+        )
+        if crit.table_row is not None:
+            c.table_row = crit.table_row
+        criterion_msgs.append(c)
     with_requirements = explain if requirements is None else requirements
-    for t in r.titles.values():
-        msg.titles.append(_title_pb(t, with_requirements))
+    msg = ev.UnitResult(
+        unit=r.unit or "",
+        score=_fmt(r.score, p),
+        level=r.level,
+        rank=r.rank or 0,
+        bonus=_fmt(r.bonus, p),
+        penalty=_fmt(r.penalty, p),
+        groups=group_msgs,
+        criteria=criterion_msgs,
+        titles=[_title_pb(t, with_requirements) for t in r.titles.values()],
+    )
     if ex is not None:
         if ex.level is not None:
             msg.level_label = ex.level.label
@@ -278,13 +337,17 @@ def title_award_pb(t: TitleAward) -> ev.TitleAward:
     return msg
 
 
-def eligibility_pb(result: BlocResult, *, explain: bool) -> ev.CheckEligibilityResponse:
+def eligibility_pb(
+    result: BlocResult, *, explain: bool, sections: tuple[tuple[str, str], ...] = ()
+) -> ev.CheckEligibilityResponse:
     """A decided bloc as CheckEligibility's answer: units in ranking order with requirement results."""
     return ev.CheckEligibilityResponse(
         ruleset=ruleset_pb(result.ruleset),
         bloc=result.bloc or "",
         period=result.period or "",
-        units=[unit_result_pb(u, explain=explain, requirements=True) for u in result.units],
+        units=[
+            unit_result_pb(u, explain=explain, sections=sections, requirements=True) for u in result.units
+        ],
         titles=[title_award_pb(t) for t in result.titles.values()],
     )
 

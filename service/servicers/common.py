@@ -10,6 +10,9 @@ on its next use and nothing but file contents decides an answer.
 from __future__ import annotations
 
 import hashlib
+import os
+import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -49,6 +52,15 @@ def compile_resolved(resolved: ResolvedRuleset) -> CompiledRuleset:
     return compile_checked(resolved.ruleset, source=source, path=path, sources=resolved.sources)
 
 
+@dataclass(frozen=True, slots=True)
+class _Seen:
+    """A resolution remembered: the chain's files, their stat signature, the compiled ruleset."""
+
+    files: tuple[str, ...]
+    signature: tuple[tuple[int, int, int], ...]
+    compiled: CompiledRuleset
+
+
 class RulesetSource:
     """The rulesets folder plus the compiled-ruleset cache; safe to share between threads."""
 
@@ -56,6 +68,8 @@ class RulesetSource:
         self.registry = Registry(root)
         self.limits = limits
         self.cache: LRUCache[CompiledRuleset] = LRUCache(cache_size)
+        self._seen: dict[tuple[str, str], _Seen] = {}
+        self._lock = threading.Lock()
 
     def resolve(self, ref: vals.RulesetRef, field: str = "ruleset") -> ResolvedRuleset:
         """The resolved (flat) ruleset a reference names. NotFoundError when there is none."""
@@ -75,16 +89,65 @@ class RulesetSource:
         A file of the rulesets folder that does not check is the server's
         problem, not the client's: FAILED_PRECONDITION with its first errors.
         """
+        name = normalize(ref.name.strip())
+        version = ref.version.strip()
+        key = (name, version)
+        with self._lock:
+            seen = self._seen.get(key)
+        if seen is not None and seen.signature == self._signature(seen.files, name, version):
+            note_ruleset(seen.compiled.sha256)
+            return seen.compiled
         try:
-            compiled = self.compile(self.resolve(ref, field))
+            resolved = self.resolve(ref, field)
+            compiled = self.compile(resolved)
         except RulesetError as exc:
             raise ServiceError(
                 grpc.StatusCode.FAILED_PRECONDITION,
                 f"ruleset '{ref.name}@{ref.version or 'latest'}' in the server's rulesets folder "
                 f"does not check: {exc.message}",
             ) from exc
+        self._remember(key, resolved, compiled)
         note_ruleset(compiled.sha256)
         return compiled
+
+    # Resolving a reference reads the folder and hashes the chain's texts on every call, which
+    # costs more than scoring. `_seen` remembers, per (name, version), the files a resolution
+    # read and their (mtime, size, inode) — plus the name's folder for "latest", whose listing
+    # changes when a version is added or removed. A call whose files all still stat the same
+    # reuses the compiled ruleset; any change resolves again. Nothing else is remembered.
+    def _signature(
+        self, files: tuple[str, ...], name: str, version: str
+    ) -> tuple[tuple[int, int, int], ...] | None:
+        paths = list(files)
+        if not version:
+            paths.append(str(self.registry.root / name))
+        out = []
+        for path in paths:
+            try:
+                st = os.stat(path)
+            except OSError:
+                return None
+            out.append((st.st_mtime_ns, st.st_size, st.st_ino))
+        return tuple(out)
+
+    def _remember(self, key: tuple[str, str], resolved: ResolvedRuleset, compiled: CompiledRuleset) -> None:
+        files = tuple(link.path for link in resolved.chain)
+        signature = self._signature(files, *key)
+        if signature is None:
+            return
+        # Taken after the read: make sure the files still hold what was compiled, else a change
+        # made between the read and the stat would hide behind the new signature.
+        for path in files:
+            try:
+                current = Path(path).read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                return
+            if current != resolved.sources.get(path):
+                return
+        with self._lock:
+            if len(self._seen) >= 4 * self.cache.capacity:
+                self._seen.clear()
+            self._seen[key] = _Seen(files, signature, compiled)
 
     def compile_text(self, text: str, path: str, field: str) -> tuple[ResolvedRuleset, CompiledRuleset]:
         """Check the limits, resolve ``extends`` against the folder, check and compile source text.

@@ -16,6 +16,7 @@ import grpc
 from dsl.errors import InputError
 from service.convert import (
     case_to_mapping,
+    criterion_sections,
     eligibility_pb,
     inputs_to_python,
     rotation_pb,
@@ -47,7 +48,8 @@ class EvaluationServicer(ev_grpc.EvaluationServiceServicer):
         except InputError as exc:
             raise prefixed(exc, "inputs.") from None
         return ev.ScoreResponse(
-            ruleset=ruleset_pb(compiled.ref), result=unit_result_pb(result, explain=request.explain)
+            ruleset=ruleset_pb(compiled.ref),
+            result=unit_result_pb(result, explain=request.explain, sections=criterion_sections(compiled)),
         )
 
     @guarded
@@ -79,7 +81,9 @@ class EvaluationServicer(ev_grpc.EvaluationServiceServicer):
             yield response
 
     # ------------------------------------------------------------ blocs
-    def _decide(self, ruleset: Any, bloc_case: ev.BlocCase, *, explain: bool) -> tuple[CompiledRuleset, BlocResult]:
+    def _decide(
+        self, ruleset: Any, bloc_case: ev.BlocCase, *, explain: bool
+    ) -> tuple[CompiledRuleset, BlocResult]:
         from dsl.bloc import evaluate_bloc
 
         compiled = self.source.compiled(ruleset)
@@ -110,11 +114,18 @@ class EvaluationServicer(ev_grpc.EvaluationServiceServicer):
                 ruleset=ruleset_pb(compiled.ref),
                 bloc=case.bloc,
                 period=case.period,
-                units=[unit_result_pb(result, explain=request.explain, requirements=True)],
+                units=[
+                    unit_result_pb(
+                        result,
+                        explain=request.explain,
+                        sections=criterion_sections(compiled),
+                        requirements=True,
+                    )
+                ],
             )
         # Requirement results come with the explanation; CheckEligibility always returns them.
-        _compiled, decided = self._decide(request.ruleset, case, explain=True)
-        return eligibility_pb(decided, explain=request.explain)
+        compiled, decided = self._decide(request.ruleset, case, explain=True)
+        return eligibility_pb(decided, explain=request.explain, sections=criterion_sections(compiled))
 
     @guarded
     def ComputeRotation(

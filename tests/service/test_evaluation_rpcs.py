@@ -68,7 +68,15 @@ def test_score_matches_the_engine(client: Client, case: dict[str, Any]) -> None:
     assert "102.88" == result.score == expected["score"]
     assert expected["level"] == result.level
     assert expected["groups"] == {g.name: g.value for g in result.groups}
-    assert expected["criteria"] == {c.name: c.points for c in result.criteria}
+    criteria = {c.name: c.points for c in result.criteria}
+    assert expected["criteria"] == {k: v for k, v in criteria.items() if k in expected["criteria"]}
+    # Bonus and penalty criteria are listed too, after the groups', with their section.
+    assert [
+        ("commendations", "bonus", "2.00"),
+        ("innovation", "bonus", "1.00"),
+        ("violation", "penalty", "0.00"),
+    ] == [(c.name, c.section, c.points) for c in result.criteria[-3:]]
+    assert "leadership" == result.criteria[0].section
     assert (expected["bonus"], expected["penalty"]) == (result.bonus, result.penalty)
     assert expected["titles"] == {t.name: STATUS_NAMES[t.status] for t in result.titles}
     assert 0 == result.rank

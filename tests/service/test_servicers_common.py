@@ -1,0 +1,82 @@
+"""Tests for service/servicers/common.py: resolving references, never serving a stale ruleset."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import grpc
+import pytest
+
+from dsl.errors import InputError, NotFoundError
+from service.config import Limits
+from service.errors import ServiceError
+from service.gen.thidua.v1 import values_pb2 as vals
+from service.servicers.common import RulesetSource
+from tests.service.grpc_helpers import make_rulesets
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    return make_rulesets(tmp_path / "rulesets")
+
+
+def _bump(path: Path) -> None:
+    # Some file systems keep mtimes coarse: make sure an edit is visible as one.
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+
+
+def test_same_reference_reuses_the_compiled_ruleset(folder: Path) -> None:
+    """A second lookup of an unchanged file returns the same compiled object."""
+    source = RulesetSource(folder, Limits())
+    ref = vals.RulesetRef(name="divz", version="1")
+    assert source.compiled(ref) is source.compiled(ref)
+
+
+def test_an_edited_file_is_recompiled(folder: Path) -> None:
+    """Editing a ruleset file changes what the next call uses: the cache never serves stale rules."""
+    source = RulesetSource(folder, Limits())
+    ref = vals.RulesetRef(name="divz", version="1")
+    before = source.compiled(ref)
+    path = folder / "divz" / "1.rules"
+    path.write_text(path.read_text(encoding="utf-8").replace("10 * met", "3 * met"), encoding="utf-8")
+    _bump(path)
+    after = source.compiled(ref)
+    assert before.sha256 != after.sha256
+
+
+def test_a_new_version_becomes_latest(folder: Path) -> None:
+    """Adding a version file changes what an empty version resolves to."""
+    source = RulesetSource(folder, Limits())
+    latest = vals.RulesetRef(name="divz")
+    assert "2" == source.compiled(latest).version
+    text = (folder / "divz" / "2.rules").read_text(encoding="utf-8").replace('version "2"', 'version "10"')
+    (folder / "divz" / "10.rules").write_text(text, encoding="utf-8")
+    _bump(folder / "divz")
+    assert "10" == source.compiled(latest).version
+
+
+def test_a_removed_file_is_not_found(folder: Path) -> None:
+    """A version deleted from the folder is NOT_FOUND on the next call, not served from memory."""
+    source = RulesetSource(folder, Limits())
+    ref = vals.RulesetRef(name="divz", version="1")
+    source.compiled(ref)
+    (folder / "divz" / "1.rules").unlink()
+    with pytest.raises(NotFoundError):
+        source.compiled(ref)
+
+
+def test_a_broken_file_is_failed_precondition(folder: Path) -> None:
+    """A folder file that does not check raises a FAILED_PRECONDITION service error."""
+    (folder / "divz" / "1.rules").write_text('ruleset divz version "1" { input a: int = }', encoding="utf-8")
+    with pytest.raises(ServiceError) as info:
+        RulesetSource(folder, Limits()).compiled(vals.RulesetRef(name="divz", version="1"))
+    assert grpc.StatusCode.FAILED_PRECONDITION == info.value.code
+
+
+def test_a_name_is_required(folder: Path) -> None:
+    """An empty ruleset name is an input error naming the field."""
+    with pytest.raises(InputError) as info:
+        RulesetSource(folder, Limits()).compiled(vals.RulesetRef(), "base")
+    assert ["base.name"] == [v.field for v in info.value.violations]
