@@ -23,7 +23,9 @@ tracebacks and debuggers.
 from __future__ import annotations
 
 import decimal
+import hashlib
 import linecache
+import threading
 import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -737,19 +739,71 @@ def _round(value: Decimal, places: Decimal, mode: str) -> Decimal:
     return rt.round_to(value, places, mode)
 
 
-@dataclass(frozen=True)
 class CompiledEvaluator:
-    """The generated functions of one ruleset and the map back to ruleset lines."""
+    """The generated functions of one ruleset and the map back to ruleset lines.
 
-    plan: rt.Plan
-    filename: str
-    code: str
-    line_info: tuple[LineInfo, ...]
-    unit: Callable[..., tuple[Any, ...]]
-    unit_explain: Callable[..., tuple[Any, ...]]
-    terms: Callable[..., tuple[Any, ...]]
-    validate: Callable[[Any], dict[str, Any] | None]
-    unit_raw: Callable[..., tuple[Any, ...] | None]
+    The whole module's source is generated (and registered in `linecache`) at
+    once, but each function is compiled the first time it is used: scoring
+    needs only ``_unit_raw``; explanations, bloc terms, pre-validated inputs
+    and the standalone validator pay for their compilation when first asked.
+    Compiling is idempotent and guarded by a lock, so the object behaves as
+    immutable and is safe to share between threads.
+    """
+
+    def __init__(
+        self,
+        plan: rt.Plan,
+        filename: str,
+        code: str,
+        line_info: tuple[LineInfo, ...],
+        sections: dict[str, tuple[int, str]],
+        namespace: dict[str, Any],
+    ) -> None:
+        self.plan = plan
+        self.filename = filename
+        self.code = code
+        self.line_info = line_info
+        self._sections = sections
+        self._namespace = namespace
+        self._lock = threading.Lock()
+
+    def function(self, name: str) -> Callable[..., Any]:
+        """A generated function by name, compiled on first use (same line numbers as `code`)."""
+        fn = self._namespace.get(name)
+        if fn is None:
+            with self._lock:
+                fn = self._namespace.get(name)
+                if fn is None:
+                    start, text = self._sections[name]
+                    # Leading newlines keep the function's line numbers those of the whole module.
+                    exec(compile("\n" * start + text, self.filename, "exec"), self._namespace)
+                    fn = self._namespace[name]
+        return fn  # type: ignore[no-any-return]
+
+    @property
+    def unit(self) -> Callable[..., tuple[Any, ...]]:
+        """``(validated inputs, bloc values or None) -> result tuple``."""
+        return self.function("_unit")
+
+    @property
+    def unit_explain(self) -> Callable[..., tuple[Any, ...]]:
+        """Like `unit`, with the explanation's raw values, rows, totals and level steps appended."""
+        return self.function("_unit_explain")
+
+    @property
+    def unit_raw(self) -> Callable[..., tuple[Any, ...] | None]:
+        """``(raw submission, bloc values or None) -> result tuple``, None to defer validation."""
+        return self.function("_unit_raw")
+
+    @property
+    def terms(self) -> Callable[..., tuple[Any, ...]]:
+        """One unit's term of every bloc aggregate."""
+        return self.function("_terms")
+
+    @property
+    def validate(self) -> Callable[[Any], dict[str, Any] | None]:
+        """The validation fast path alone: inputs, or None to defer to `dsl.inputs.Validator`."""
+        return self.function("_validate")
 
     def info_for(self, tb: types.TracebackType | None) -> LineInfo | None:
         """The declaration of the innermost generated line in a traceback."""
@@ -829,33 +883,26 @@ def compile_plan(plan: rt.Plan) -> CompiledEvaluator:
     ]
     lines: list[str] = []
     info: list[LineInfo] = []
+    sections: dict[str, tuple[int, str]] = {}
     for gen in gens:
+        start = len(lines)
         for indent, text, li in gen.out:
             lines.append("    " * indent + text)
             info.append(li)
+        name = gen.out[0][1][len("def ") :].split("(")[0]
+        sections[name] = (start, "\n".join(lines[start:]) + "\n")
         lines.append("")
         info.append(LineInfo("ruleset", n.NO_SPAN))
     code = "\n".join(lines) + "\n"
     cached: Any = linecache.cache.get(filename)
     if cached is not None and len(cached) > 2 and cached[2] != code.splitlines(True):
         # Another ruleset with the same name and version (a draft): keep both readable.
-        import hashlib
-
         filename = f"<ruleset {rs.name} {rs.version} {hashlib.sha256(code.encode()).hexdigest()[:8]}>"
-    compiled = compile(code, filename, "exec")
-    exec(compiled, mod.namespace)
+    # mtime None: linecache.checkcache() keeps the entry (there is no file to compare with).
     linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
-    return CompiledEvaluator(
-        plan=plan,
-        filename=filename,
-        code=code,
-        line_info=tuple(info),
-        unit=mod.namespace["_unit"],
-        unit_explain=mod.namespace["_unit_explain"],
-        terms=mod.namespace["_terms"],
-        validate=mod.namespace["_validate"],
-        unit_raw=mod.namespace["_unit_raw"],
-    )
+    evaluator = CompiledEvaluator(plan, filename, code, tuple(info), sections, mod.namespace)
+    evaluator.function("_unit_raw")  # what scoring needs: compiled now, so a broken ruleset fails here
+    return evaluator
 
 
 def compile_ruleset(ruleset: n.Ruleset, source: str = "") -> CompiledEvaluator:
