@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from hypothesis import given
+
 from dsl import nodes as n
 from dsl.diff import ADDED, CHANGED, REMOVED, FieldChange, StructuralDiff, structural_diff
 from dsl.parser import parse
 from dsl.registry import Registry
+from tests.dsl import strategies
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -183,3 +186,14 @@ def test_khoi3_2023_to_2024() -> None:
         (CHANGED, "title co_ubnd"),
     ] == summary
     assert {"old": "khoi3 2023.1", "new": "khoi3 2024.1"} == {k: d.to_json()[k] for k in ("old", "new")}
+
+
+@given(strategies.rulesets)
+def test_property_a_ruleset_has_no_changes_against_itself(generated: n.Ruleset) -> None:
+    """For any ruleset, the structural diff with itself (or its re-parsed canonical text) is empty."""
+    from dsl.identity import canonical_text
+
+    assert structural_diff(generated, generated).empty
+    reparsed = parse(canonical_text(generated), "x.rules").ruleset
+    assert reparsed is not None
+    assert structural_diff(generated, reparsed).empty

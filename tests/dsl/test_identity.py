@@ -7,10 +7,14 @@ import re
 import unicodedata
 from pathlib import Path
 
+from hypothesis import given
+
+from dsl import nodes as n
 from dsl.identity import canonical_text, ruleset_sha256
 from dsl.inherit import resolve
 from dsl.parser import parse
 from dsl.registry import Registry
+from tests.dsl import strategies
 
 REPO = Path(__file__).resolve().parents[2]
 BASE = (REPO / "rulesets" / "khoi3" / "2023.1.rules").read_text(encoding="utf-8")
@@ -66,3 +70,13 @@ def test_extends_has_the_identity_of_the_same_rules_written_flat() -> None:
     assert "extends" not in flat_text
     assert ruleset_sha256(resolved) == _sha(flat_text)
     assert _sha(BASE) != ruleset_sha256(resolved)
+
+
+@given(strategies.rulesets)
+def test_property_identity_survives_formatting(generated: n.Ruleset) -> None:
+    """For any ruleset, formatting it and parsing the text back gives the same identity."""
+    flat = n.Ruleset(generated.name, generated.version, generated.parent, generated.items)
+    text = canonical_text(flat)
+    sf = parse(text, "x.rules")
+    assert sf.ruleset is not None
+    assert ruleset_sha256(flat) == ruleset_sha256(sf.ruleset)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import assume, given
 
 from dsl import nodes as n
 from dsl.errors import NotFoundError, RulesetError
-from dsl.inherit import ResolvedRuleset, resolve
+from dsl.inherit import ParentLoader, ResolvedRuleset, resolve
 from dsl.parser import parse
+from tests.dsl import strategies
 
 BASE = """
 ruleset base version "1" {
@@ -295,3 +297,45 @@ def test_child_duplicates_are_left_for_the_checker() -> None:
     """A child declaring a name twice keeps both, so the checker reports the duplicate."""
     rs = _resolve(_child("input z: int >= 0\ninput z: int >= 1")).ruleset
     assert 2 == len([i for i in rs.items if isinstance(i, n.Input) and i.name == "z"])
+
+
+def _flat_parent(rs: n.Ruleset) -> n.Ruleset:
+    """A generated ruleset made usable as a parent: no `extends`, no `remove`."""
+    items = tuple(i for i in rs.items if not isinstance(i, n.Remove))
+    return n.Ruleset("p", "1", None, items)
+
+
+def _unique_names(rs: n.Ruleset) -> bool:
+    names: list[str] = []
+    for item in rs.items:
+        if isinstance(item, (n.Input, n.Let, n.Group, n.Title)):
+            names.append(item.name)
+        if isinstance(item, (n.Group, n.Bonus, n.Penalty)):
+            names.extend(c.name for c in item.criteria)
+    return len(names) == len(set(names))
+
+
+def _load_only(parent: n.Ruleset) -> ParentLoader:
+    def load(name: str, version: str, _child: n.SourceFile) -> n.SourceFile:
+        return n.SourceFile("p/1.rules", parent, ())
+
+    return load
+
+
+@given(strategies.rulesets)
+def test_property_empty_child_is_its_parent(generated: n.Ruleset) -> None:
+    """For any ruleset, an empty child resolves to the parent's declarations (tests aside)."""
+    parent = _flat_parent(generated)
+    child = n.SourceFile("c/2.rules", n.Ruleset("c", "2", n.ParentRef("p", "1"), ()), ())
+    resolved = resolve(child, _load_only(parent))
+    assert tuple(i for i in parent.items if not isinstance(i, n.Test)) == resolved.ruleset.items
+
+
+@given(strategies.rulesets)
+def test_property_restating_every_declaration_changes_nothing(generated: n.Ruleset) -> None:
+    """A child that repeats each of its parent's declarations resolves to the parent, in order."""
+    parent = _flat_parent(generated)
+    assume(_unique_names(parent))
+    body = tuple(i for i in parent.items if not isinstance(i, n.Test))
+    child = n.SourceFile("c/2.rules", n.Ruleset("c", "2", n.ParentRef("p", "1"), body), ())
+    assert body == resolve(child, _load_only(parent)).ruleset.items
