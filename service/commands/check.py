@@ -76,18 +76,85 @@ def check_file(path: str, text: str, rulesets_dir: str | None = None) -> FileRep
         return report
     ruleset = source_file.ruleset
     if ruleset is None:
-        report.diagnostics = [
-            Diagnostic(ERROR, "the file declares no ruleset", n.Span(1, 1, 1, 2, path), "no-ruleset")
-        ]
+        report.diagnostics = _foreign_tests(path, source_file.tests, None, report, rulesets_dir)
+        if not source_file.tests:
+            report.diagnostics.append(
+                Diagnostic(
+                    ERROR, "the file declares no ruleset and no test", n.Span(1, 1, 1, 2, path), "no-ruleset"
+                )
+            )
         return report
+    own = (ruleset.name, ruleset.version)
+    foreign = _foreign_tests(path, [*ruleset.of_kind(n.Test), *source_file.tests], own, report, rulesets_dir)
     if ruleset.parent is not None:
         resolved = _resolve(path, ruleset, report, rulesets_dir)
         if resolved is None:
+            report.diagnostics += foreign
             return report
         ruleset = resolved
     checked = check(ruleset, source=text, tests=source_file.tests, sources=report.sources)
-    report.diagnostics = list(checked.diagnostics)
+    report.diagnostics = sorted([*checked.diagnostics, *foreign], key=Diagnostic.sort_key)
     return report
+
+
+def _foreign_tests(
+    path: str,
+    tests: Sequence[n.Test],
+    own: tuple[str, str] | None,
+    report: FileReport,
+    rulesets_dir: str | None,
+) -> list[Diagnostic]:
+    """Check the tests written ``for`` another ruleset against it, found in the registry.
+
+    Only the diagnostics about this file are kept: the other ruleset's own
+    problems are reported when that file is checked. A test without ``for``
+    outside any ruleset has nothing to run against.
+    """
+    from dsl.registry import Registry
+
+    diagnostics: list[Diagnostic] = []
+    by_target: dict[tuple[str, str], list[n.Test]] = {}
+    for test in tests:
+        if test.target is None:
+            if own is None:
+                diagnostics.append(
+                    Diagnostic(
+                        ERROR,
+                        f'test "{test.label}" is outside a ruleset and names none',
+                        _first_line(test.span, report.sources[path]),
+                        "test",
+                        'write `for NAME version "VERSION"` after the test\'s label',
+                    )
+                )
+        elif test.target != own:
+            by_target.setdefault(test.target, []).append(test)
+    registry = Registry(rulesets_dir)
+    for (name, version), group in by_target.items():
+        try:
+            resolved = registry.resolve(name, version)
+        except (NotFoundError, RulesetError) as exc:
+            why = exc.message if isinstance(exc, NotFoundError) else "it does not parse or resolve"
+            for test in group:
+                diagnostics.append(
+                    Diagnostic(
+                        ERROR,
+                        f'cannot check test "{test.label}" against {name} {version}: {why}',
+                        _first_line(test.span, report.sources[path]),
+                        "test",
+                    )
+                )
+            continue
+        checked = check(resolved.ruleset, tests=group, sources=resolved.sources)
+        diagnostics += [d for d in checked.diagnostics if d.span.file == path]
+    return diagnostics
+
+
+def _first_line(span: n.Span, text: str) -> n.Span:
+    if span.end_line == span.line:
+        return span
+    lines = text.splitlines()
+    end = len(lines[span.line - 1]) + 1 if 0 < span.line <= len(lines) else span.column + 1
+    return n.Span(span.line, span.column, span.line, end, span.file)
 
 
 def _resolve(path: str, ruleset: n.Ruleset, report: FileReport, rulesets_dir: str | None) -> n.Ruleset | None:
