@@ -67,7 +67,7 @@ $(BENCH_STAMP): requirements-bench.lock $(STAMP)
 # --------------------------------------------------------------------------- gRPC service
 #   make protos         regenerate service/gen/ from protos/thidua/v1/*.proto (commit the result)
 #   make lint-protos    buf lint over protos/ (buf comes from npm, cached outside the tree)
-#   make serve          the gRPC service on 127.0.0.1:50051 with the bundled rulesets/
+#   make serve          the gRPC service on 127.0.0.1:50051 with the bundled rulesets/ (development: no auth)
 #   make demo           start the service, decide the bundled khoi3 2023 bloc through the API, stop it
 # npm tools (buf, and @grpc/grpc-js for the interop test) are pinned in
 # protos/package.json + package-lock.json and installed into NPM_TOOLS.
@@ -91,7 +91,7 @@ lint-protos: $(NPM_STAMP)
 	$(NPM_TOOLS)/node_modules/.bin/buf lint
 
 serve: install
-	$(BIN)/thidua serve --address 127.0.0.1:50051 --rulesets rulesets
+	$(BIN)/thidua serve --address 127.0.0.1:50051 --rulesets rulesets --insecure-no-auth
 
 demo: install
 	$(BIN)/python -m service.demo --rulesets rulesets --case rulesets/khoi3/cases/2023.json

@@ -62,6 +62,12 @@ class AuthConfigError(ThiduaError):
     """A token configuration the server cannot use (names the entry and why)."""
 
 
+NO_TOKENS = (
+    f"no tokens configured: set {ENV_TOKENS} or {ENV_TOKENS_FILE} "
+    "(or run with --insecure-no-auth for development only)"
+)
+
+
 def hash_token(token: str) -> str:
     """The SHA-256 hex digest under which a token is configured."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
@@ -228,10 +234,7 @@ class AuthInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg]  # grpc
 
     def __init__(self, tokens: TokenTable) -> None:
         if not len(tokens):
-            raise AuthConfigError(
-                f"no tokens configured: set {ENV_TOKENS} or {ENV_TOKENS_FILE} "
-                "(or run with --insecure-no-auth for development only)"
-            )
+            raise AuthConfigError(NO_TOKENS)
         self._tokens = tokens
 
     def intercept_service(
@@ -290,3 +293,28 @@ def server_interceptors(
         insecure_warning(logger)
         return ()
     return (AuthInterceptor(tokens if tokens is not None else load_tokens()),)
+
+
+@dataclass(frozen=True, slots=True)
+class AuthSettings:
+    """How the server authenticates: the configured tokens, or off by ``--insecure-no-auth``."""
+
+    insecure_no_auth: bool = False
+    tokens: TokenTable = field(default_factory=TokenTable)
+
+
+def interceptors_for(
+    settings: AuthSettings | None, logger: Any | None = None
+) -> Sequence[grpc.ServerInterceptor[Any, Any]]:
+    """The auth interceptors for ``settings``; None (a server built in code, not by `thidua serve`) has none."""
+    if settings is None:
+        return ()
+    return server_interceptors(
+        insecure_no_auth=settings.insecure_no_auth, tokens=settings.tokens, logger=logger
+    )
+
+
+def require_usable(settings: AuthSettings | None) -> None:
+    """Fail fast (`AuthConfigError`) when auth is on but no token is configured: no call could succeed."""
+    if settings is not None and not settings.insecure_no_auth and not len(settings.tokens):
+        raise AuthConfigError(NO_TOKENS)

@@ -12,6 +12,11 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # imported lazily below: every CLI command loads this module, few need gRPC or SQL
+    from service.auth import AuthSettings
+    from service.tls import TlsSettings
 
 DEFAULT_ADDRESS = "127.0.0.1:50051"
 DEFAULT_RULESETS = "rulesets"
@@ -54,6 +59,12 @@ class ServerConfig:
     log_level: str = "info"
     cache_size: int = 64
     limits: Limits = field(default_factory=Limits)
+    # -- persistence and security (docs/persistence.md, docs/security.md). None = not configured:
+    # a server built in code (tests) has no database, no auth and no TLS; `build_config`, which
+    # `thidua serve` uses, always fills database_url and auth.
+    database_url: str | None = None
+    auth: AuthSettings | None = None
+    tls: TlsSettings | None = None
 
     @property
     def host(self) -> str:
@@ -87,6 +98,18 @@ _OPTIONS: dict[str, tuple[str, str]] = {
     "max_list_length": ("THIDUA_MAX_LIST_LENGTH", "most items in one list input (default 10000)"),
     "max_units_per_bloc": ("THIDUA_MAX_UNITS_PER_BLOC", "most units in one bloc case (default 2000)"),
     "max_cases": ("THIDUA_MAX_CASES", "most cases in one CompareRulesets call (default 100)"),
+    # -- persistence and security
+    "database_url": (
+        "THIDUA_DATABASE_URL",
+        "database URL (default sqlite:///var/thidua.db; postgresql+psycopg://…)",
+    ),
+    "tokens_file": (
+        "THIDUA_TOKENS_FILE",
+        "file of SHA256HEX:ROLE lines (also THIDUA_TOKENS=SHA256HEX:ROLE,…)",
+    ),
+    "tls_cert": ("THIDUA_TLS_CERT", "TLS certificate chain, PEM (with --tls-key: serve TLS)"),
+    "tls_key": ("THIDUA_TLS_KEY", "TLS private key, PEM"),
+    "tls_client_ca": ("THIDUA_TLS_CLIENT_CA", "CA bundle, PEM: require client certificates (mutual TLS)"),
 }
 
 _LIMIT_NAMES = frozenset(f.name for f in fields(Limits))
@@ -102,6 +125,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             metavar=env.removeprefix("THIDUA_"),
             help=f"{help_text}; env {env}",
         )
+    parser.add_argument(
+        "--insecure-no-auth",
+        action="store_true",
+        help="DEVELOPMENT ONLY: accept calls without a bearer token (logs a loud warning); no env variable",
+    )
 
 
 def _positive_int(name: str, raw: str, minimum: int = 1) -> int:
@@ -162,7 +190,23 @@ def build_config(
     limits = Limits(
         **{name: _positive_int(name.replace("_", " "), raw[name]) for name in _LIMIT_NAMES if name in raw}
     )
+    from dsl.errors import ThiduaError
+    from service.auth import AuthSettings, load_tokens
+    from service.db.engine import default_url
+    from service.tls import tls_settings
+
+    try:
+        auth = AuthSettings(
+            insecure_no_auth=bool(getattr(args, "insecure_no_auth", False)),
+            tokens=load_tokens(file=raw.get("tokens_file"), environ=env),
+        )
+        tls = tls_settings(raw.get("tls_cert"), raw.get("tls_key"), raw.get("tls_client_ca"), environ={})
+    except ThiduaError as exc:
+        raise ConfigError(exc.message) from None
     return ServerConfig(
+        database_url=raw.get("database_url") or default_url(),
+        auth=auth,
+        tls=tls,
         address=_address(raw.get("address", DEFAULT_ADDRESS)),
         rulesets=Path(raw.get("rulesets", DEFAULT_RULESETS)),
         workers=_positive_int("workers", raw.get("workers", "1")),

@@ -16,6 +16,7 @@ mapping into one item's response instead of ending the stream.
 | ConflictError | ALREADY_EXISTS |
 | EvaluationError (division by zero, …) | FAILED_PRECONDITION naming the criterion |
 | ServiceError | its own code (FAILED_PRECONDITION, UNIMPLEMENTED, …) |
+| UnavailableError (database unreachable; safe to retry) | UNAVAILABLE |
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from dsl.errors import (
     ThiduaError,
     render,
 )
+from service.db.errors import UnavailableError
 from service.gen.thidua.v1 import values_pb2
 
 log = structlog.get_logger("thidua.service")
@@ -123,6 +125,9 @@ def map_error(exc: BaseException) -> Mapped | None:
             f"evaluation error: {exc}",
             precondition=(("evaluation", exc.where or "ruleset", exc.message),),
         )
+    if isinstance(exc, UnavailableError):
+        # The database is unreachable: nothing was written, the client may retry (docs/persistence.md).
+        return Mapped(grpc.StatusCode.UNAVAILABLE, exc.message)
     if isinstance(exc, ThiduaError):
         # An engine error without a more specific class is still about what the client sent.
         return Mapped(grpc.StatusCode.INVALID_ARGUMENT, exc.message)

@@ -26,12 +26,15 @@ import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from dsl.errors import ThiduaError
+from service.auth import AuthConfigError, interceptors_for
 from service.config import ConfigError, ServerConfig
 from service.gen.thidua.v1 import evaluation_pb2, evaluation_pb2_grpc, rulesets_pb2, rulesets_pb2_grpc
 from service.logging import CallLogInterceptor
 from service.servicers.common import RulesetSource
 from service.servicers.evaluation import EvaluationServicer
 from service.servicers.rulesets import Publisher, RulesetServicer
+from service.tls import TlsConfigError, add_port
 
 log = structlog.get_logger("thidua.service")
 
@@ -59,9 +62,14 @@ def build_server(
         ("grpc.max_send_message_length", limit),
         ("grpc.so_reuseport", 1 if reuse_port else 0),
     ]
+    # Security (docs/security.md): bearer-token auth after call logging, so refused calls are logged too.
+    try:
+        auth = interceptors_for(config.auth, log)
+    except AuthConfigError as exc:
+        raise ConfigError(exc.message) from None
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=config.threads, thread_name_prefix="thidua-rpc"),
-        interceptors=[CallLogInterceptor()],
+        interceptors=[CallLogInterceptor(), *auth],
         options=options,
     )
     source = RulesetSource(config.rulesets, config.limits, config.cache_size)
@@ -71,8 +79,11 @@ def build_server(
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection((*SERVICES, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
     try:
-        port = server.add_insecure_port(config.address)
-    except RuntimeError as exc:
+        # TLS when configured (service.tls), plaintext otherwise.
+        port = add_port(server, config.address, config.tls)
+    except TlsConfigError as exc:
+        raise ConfigError(exc.message) from None
+    except (RuntimeError, ThiduaError) as exc:
         raise ConfigError(f"cannot listen on {config.address}: {exc}") from None
     if port == 0:
         raise ConfigError(f"cannot listen on {config.address}")
@@ -80,6 +91,24 @@ def build_server(
     for name in ("", *SERVICES):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     return Running(server, health_servicer, port)
+
+
+def _redacted(url: str | None) -> str | None:
+    from service.db.engine import redact, resolve_url
+
+    return None if url is None else redact(resolve_url(url))
+
+
+def _auth_mode(config: ServerConfig) -> str:
+    if config.auth is None or config.auth.insecure_no_auth:
+        return "off"
+    return f"{len(config.auth.tokens)} tokens"
+
+
+def _tls_mode(config: ServerConfig) -> str:
+    if config.tls is None:
+        return "off"
+    return "mutual" if config.tls.mutual else "on"
 
 
 def _stop(running: Running, grace: float) -> None:
@@ -108,6 +137,9 @@ def serve_one(config: ServerConfig, *, publisher: Publisher | None = None, reuse
         pid=os.getpid(),
         rulesets=str(config.rulesets),
         threads=config.threads,
+        database=_redacted(config.database_url),
+        auth=_auth_mode(config),
+        tls=_tls_mode(config),
     )
     while not stopping.wait(0.5):
         pass

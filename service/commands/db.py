@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from dsl.registry import rulesets_dir
-from service.db import Store, migrations
-from service.db.importer import import_rulesets
+if TYPE_CHECKING:  # loaded by the handlers only: SQLAlchemy takes a second to import
+    from service.db import Store
 
 EXIT_OK, EXIT_FAILED = 0, 1
 
@@ -46,8 +45,14 @@ def register(subparsers: Any) -> None:
     load.set_defaults(func=run_import)
 
 
+def _store(url: str | None) -> Store:
+    from service.db import Store
+
+    return Store(url)
+
+
 def run_upgrade(args: argparse.Namespace) -> int:
-    store = Store(args.database_url)
+    store = _store(args.database_url)
     try:
         before = store.schema_revision()
         store.migrate()
@@ -62,7 +67,9 @@ def run_upgrade(args: argparse.Namespace) -> int:
 
 
 def run_current(args: argparse.Namespace) -> int:
-    store = Store(args.database_url)
+    from service.db import migrations
+
+    store = _store(args.database_url)
     try:
         revision = store.schema_revision()
     finally:
@@ -76,7 +83,10 @@ def run_current(args: argparse.Namespace) -> int:
 
 
 def run_import(args: argparse.Namespace) -> int:
-    store = Store(args.database_url)
+    from dsl.registry import rulesets_dir
+    from service.db.importer import import_rulesets
+
+    store = _store(args.database_url)
     try:
         store.migrate()
         report = import_rulesets(store, rulesets_dir(args.rulesets))

@@ -36,8 +36,21 @@ def run(args: argparse.Namespace) -> int:
     if not config.rulesets.is_dir():
         print(f"thidua serve: the rulesets folder {config.rulesets} does not exist", file=sys.stderr)
         return 2
+    # Persistence (docs/persistence.md): migrate and import the rulesets before any worker starts.
+    import structlog
+
+    from dsl.errors import ThiduaError
+    from service.auth import require_usable
+    from service.db.startup import open_store
+
     try:
-        return serve(config)
+        require_usable(config.auth)  # before any database work: fail fast on a missing token setup
+        store = open_store(config.database_url, config.rulesets, structlog.get_logger("thidua.db"))
+    except ThiduaError as exc:
+        print(f"thidua serve: {exc.message}", file=sys.stderr)
+        return 2
+    try:
+        return serve(config, publisher=store)
     except ConfigError as exc:
         print(f"thidua serve: {exc}", file=sys.stderr)
         return 2

@@ -4,8 +4,12 @@
   or a fresh PostgreSQL schema selected through ``search_path`` and dropped
   afterwards. Schema names carry the process id and a random part, so two
   test runs against the same server (CI and a developer) never meet.
-- ``store``: a migrated `Store` on ``database_url``.
+- ``store``: a migrated, empty `Store` on each backend (a new SQLite file; on
+  PostgreSQL one schema per session, emptied before each test).
 - ``sqlite_url`` / ``postgres_url``: one backend only.
+- ``throwaway_default_database`` (automatic): ``THIDUA_DATABASE_URL`` points at
+  a temporary file for the whole session, so servers started by tests never
+  write the developer's ``var/thidua.db``.
 
 PostgreSQL is ``$THIDUA_TEST_POSTGRES_URL``, else
 ``postgresql+psycopg://postgres@127.0.0.1:5432/test``. When it cannot be
@@ -22,6 +26,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
+from sqlmodel import SQLModel
 
 from service.db import Store
 
@@ -31,6 +36,18 @@ BACKENDS = ("sqlite", "postgresql")
 
 def _admin_url() -> str:
     return os.environ.get("THIDUA_TEST_POSTGRES_URL", DEFAULT_TEST_POSTGRES)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def throwaway_default_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """`thidua serve` processes started by tests use a throwaway SQLite file, never var/thidua.db."""
+    previous = os.environ.get("THIDUA_DATABASE_URL")
+    os.environ["THIDUA_DATABASE_URL"] = f"sqlite:///{tmp_path_factory.mktemp('serve-db') / 'thidua.db'}"
+    yield
+    if previous is None:
+        del os.environ["THIDUA_DATABASE_URL"]
+    else:
+        os.environ["THIDUA_DATABASE_URL"] = previous
 
 
 @pytest.fixture(scope="session")
@@ -88,11 +105,45 @@ def database_url(request: pytest.FixtureRequest) -> str:
     return url
 
 
-@pytest.fixture
-def store(database_url: str) -> Iterator[Store]:
-    """A migrated `Store` on an empty database of each backend."""
-    opened = Store(database_url)
-    opened.migrate()
+@pytest.fixture(scope="session")
+def migrated_postgres_url(postgres_admin: sa.Engine | None) -> Iterator[str | None]:
+    """One PostgreSQL schema migrated once for the session (None when PostgreSQL is unreachable)."""
+    if postgres_admin is None:
+        yield None
+        return
+    schema, url = new_postgres_schema(postgres_admin)
+    setup = Store(url)
+    setup.migrate()
+    setup.close()
+    try:
+        yield url
+    finally:
+        drop_postgres_schema(postgres_admin, schema)
+
+
+def _emptied(url: str) -> str:
+    # DELETE instead of a new schema and a migration per test (or TRUNCATE, which rewrites files):
+    # on a busy server this is ten times cheaper. Children first, for the foreign keys.
+    engine = sa.create_engine(url, poolclass=sa.NullPool)
+    with engine.begin() as connection:
+        for table in reversed(SQLModel.metadata.sorted_tables):
+            connection.execute(table.delete())
+    engine.dispose()
+    return url
+
+
+@pytest.fixture(params=BACKENDS)
+def store(request: pytest.FixtureRequest, migrated_postgres_url: str | None) -> Iterator[Store]:
+    """A migrated `Store` on an empty database: a new SQLite file, then the emptied session schema."""
+    if request.param == "sqlite":
+        url: str = request.getfixturevalue("sqlite_url")
+    elif migrated_postgres_url is None:
+        pytest.skip(f"PostgreSQL not reachable at {make_url(_admin_url()).render_as_string()}")
+    else:
+        url = _emptied(migrated_postgres_url)
+    opened = Store(url)
+    if request.param == "sqlite":
+        opened.migrate()
     try:
         yield opened
     finally:

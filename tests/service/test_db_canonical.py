@@ -6,7 +6,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dsl.errors import InputError
@@ -40,6 +40,7 @@ def test_floats_and_non_numbers_are_refused_with_their_paths() -> None:
     assert ["a", "b[0]", "c"] == [v.field for v in caught.value.violations]
 
 
+@settings(max_examples=50)
 @given(json_values)
 def test_dumps_then_loads_round_trips(value: object) -> None:
     """Reading canonical text back and writing it again gives the same text."""
