@@ -185,15 +185,22 @@ def _consistency(case: Case) -> list[FieldViolation]:
     if not case.members:
         out.append(FieldViolation("members", "a bloc needs at least one member"))
     have = {s.unit for s in case.submissions}
-    members = set(case.members)
+    members: set[str] = set()
     for i, unit in enumerate(case.members):
+        if unit in members:
+            out.append(FieldViolation(f"members[{i}]", f"'{unit}' is listed twice"))
+        members.add(unit)
         if unit not in have:
             out.append(FieldViolation(f"members[{i}]", f"member '{unit}' has no submission"))
+    seen: set[str] = set()
     for s in case.submissions:
         if s.unit not in members:
             out.append(
                 FieldViolation(f"submissions[{s.index}].unit", f"'{s.unit}' is not a member of the bloc")
             )
+        if s.unit in seen:
+            out.append(FieldViolation(f"submissions[{s.index}].unit", f"a second submission for '{s.unit}'"))
+        seen.add(s.unit)
     return out
 
 
@@ -224,6 +231,7 @@ def _decide(
     explain: bool,
     report: Progress,
 ) -> BlocResult:
+    """The decisions proper, on a valid case: aggregates, scores, ranking, titles, rotation."""
     plan = compiled.plan
     rs = compiled.ruleset
     units = list(case.members)

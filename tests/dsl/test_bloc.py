@@ -390,3 +390,14 @@ def test_progress_reports_each_stage() -> None:
         ("rotation", 0, 1),
         ("rotation", 1, 1),
     ] == calls
+
+
+def test_case_object_with_duplicates_is_rejected() -> None:
+    """A Case built in code listing a member twice, or two submissions for a unit, is rejected."""
+    case = Case(
+        members=("a", "a"),
+        submissions=(Submission("a", {"points": 1}, index=0), Submission("a", {"points": 2}, index=1)),
+    )
+    with pytest.raises(InputError) as exc:
+        evaluate_bloc(mini(), case)
+    assert ["members[1]", "submissions[1].unit"] == [v.field for v in exc.value.violations]
