@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hypothesis import given
+from hypothesis import given, settings
 
 from dsl import nodes as n
 from dsl.diff import ADDED, CHANGED, REMOVED, FieldChange, StructuralDiff, structural_diff
@@ -188,6 +188,7 @@ def test_khoi3_2023_to_2024() -> None:
     assert {"old": "khoi3 2023.1", "new": "khoi3 2024.1"} == {k: d.to_json()[k] for k in ("old", "new")}
 
 
+@settings(max_examples=25)  # large generated trees; the suite's time budget is shared
 @given(strategies.rulesets)
 def test_property_a_ruleset_has_no_changes_against_itself(generated: n.Ruleset) -> None:
     """For any ruleset, the structural diff with itself (or its re-parsed canonical text) is empty."""

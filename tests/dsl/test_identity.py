@@ -7,7 +7,7 @@ import re
 import unicodedata
 from pathlib import Path
 
-from hypothesis import given
+from hypothesis import given, settings
 
 from dsl import nodes as n
 from dsl.identity import canonical_text, ruleset_sha256
@@ -72,6 +72,7 @@ def test_extends_has_the_identity_of_the_same_rules_written_flat() -> None:
     assert _sha(BASE) != ruleset_sha256(resolved)
 
 
+@settings(max_examples=25)  # large generated trees; the suite's time budget is shared
 @given(strategies.rulesets)
 def test_property_identity_survives_formatting(generated: n.Ruleset) -> None:
     """For any ruleset, formatting it and parsing the text back gives the same identity."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import assume, given
+from hypothesis import assume, given, settings
 
 from dsl import nodes as n
 from dsl.errors import NotFoundError, RulesetError
@@ -322,6 +322,7 @@ def _load_only(parent: n.Ruleset) -> ParentLoader:
     return load
 
 
+@settings(max_examples=25)  # large generated trees; the suite's time budget is shared
 @given(strategies.rulesets)
 def test_property_empty_child_is_its_parent(generated: n.Ruleset) -> None:
     """For any ruleset, an empty child resolves to the parent's declarations (tests aside)."""
@@ -331,6 +332,7 @@ def test_property_empty_child_is_its_parent(generated: n.Ruleset) -> None:
     assert tuple(i for i in parent.items if not isinstance(i, n.Test)) == resolved.ruleset.items
 
 
+@settings(max_examples=25)  # large generated trees; the suite's time budget is shared
 @given(strategies.rulesets)
 def test_property_restating_every_declaration_changes_nothing(generated: n.Ruleset) -> None:
     """A child that repeats each of its parent's declarations resolves to the parent, in order."""
