@@ -171,7 +171,6 @@ class _Checker:
         self.lets: dict[str, n.Let] = {}
         self.inputs: dict[str, n.Input] = {}
         self.titles: list[n.Title] = []
-        self.levels: list[n.Level] = []
         self.value_owners: dict[str, list[str]] = {}
         self.enum_names: dict[tuple[str, ...], str] = {}
         # dependency graph: node → names it uses; node → position in source
@@ -310,7 +309,6 @@ class _Checker:
                 if self._symbol(item.name, "title", t.BOOL, item):
                     self.titles.append(item)
             elif isinstance(item, n.Classify):
-                self.levels = list(item.levels)
                 names: list[str] = []
                 for level in item.levels:
                     if self._declare_name(level.name, "level", level.span) and level.name not in names:
