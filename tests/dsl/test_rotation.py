@@ -6,6 +6,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from dsl import nodes as n
 from dsl.case import HistoryEntry, Holders
@@ -314,3 +316,35 @@ def test_trace_lists_why_each_earlier_alternative_failed() -> None:
     ] == [t.why_not for t in trace]
     assert "a" == trace[3].unit
     assert {"leader": "a", "deputy": "b"} == result.to_json()
+
+
+@given(st.integers(2, 9), st.data())
+def test_next_after_is_the_first_accepted_member_going_round(size: int, data: st.DataObject) -> None:
+    """`next after X where C` equals a brute-force walk round the rotation order from X, X excluded."""
+    members = tuple(f"m{i}" for i in range(size))
+    anchor = data.draw(st.sampled_from(members))
+    accepted = data.draw(st.sets(st.sampled_from(members)))
+    ctx = context(
+        members=members,
+        ranking=members,
+        ranks={m: 1 for m in members},
+        scores={m: Decimal(0) for m in members},
+        levels={m: "good" for m in members},
+        current=Holders(None, None),
+        history=(),
+    )
+    i = members.index(anchor)
+    walk = [members[(i + k) % size] for k in range(1, size)]
+    expected = next((m for m in walk if m in accepted), None)
+    assert expected == ctx.next_after(anchor, accepted.__contains__)
+
+
+@given(st.lists(st.sampled_from((*MEMBERS, None)), min_size=1, max_size=6), st.integers(0, 8))
+def test_held_window_matches_its_definition(leaders: list[str | None], periods: int) -> None:
+    """held(u, leader, N) ⇔ u led in the current period or one of the N-1 newest history periods."""
+    current, *older = leaders
+    history = tuple(HistoryEntry(str(2022 - k), leader) for k, leader in enumerate(older))
+    ctx = context(current=Holders(current, None), history=history)
+    window = ([current, *older[: max(periods - 1, 0)]]) if periods >= 1 else []
+    for unit in MEMBERS:
+        assert (unit in window) == ctx.held(unit, "leader", periods)
