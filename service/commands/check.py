@@ -76,7 +76,9 @@ def check_file(path: str, text: str, rulesets_dir: str | None = None) -> FileRep
         return report
     ruleset = source_file.ruleset
     if ruleset is None:
-        report.diagnostics = _foreign_tests(path, source_file.tests, None, report, rulesets_dir)
+        report.diagnostics = sorted(
+            _foreign_tests(path, source_file.tests, None, report, rulesets_dir), key=Diagnostic.sort_key
+        )
         if not source_file.tests:
             report.diagnostics.append(
                 Diagnostic(
@@ -89,7 +91,7 @@ def check_file(path: str, text: str, rulesets_dir: str | None = None) -> FileRep
     if ruleset.parent is not None:
         resolved = _resolve(path, ruleset, report, rulesets_dir)
         if resolved is None:
-            report.diagnostics += foreign
+            report.diagnostics = sorted([*report.diagnostics, *foreign], key=Diagnostic.sort_key)
             return report
         ruleset = resolved
     checked = check(ruleset, source=text, tests=source_file.tests, sources=report.sources)

@@ -135,14 +135,16 @@ def test_tests_only_file_is_checked_against_its_target(
     tests.write_text(
         'test "ok" for base version "1" {\n  given { a = 2 }\n  expect score == 0\n}\n'
         'test "typo" for base version "1" {\n  given { aa = 2 }\n}\n'
-        'test "lost" {\n  given { a = 1 }\n}\n'
-        'test "nowhere" for other version "9" {\n  given { a = 1 }\n}\n',
+        'test "nowhere" for other version "9" {\n  given { a = 1 }\n}\n'
+        'test "lost" {\n  given { a = 1 }\n}\n',
         encoding="utf-8",
     )
     assert 1 == cli.main(["check", str(tests), "--rulesets-dir", str(tmp_path)])
     out = capsys.readouterr().out
     assert f"{tests}:6:11: error: unknown input 'aa'; did you mean 'a'?" in out
     assert f"{tests}:5:1: error: test \"typo\" gives no value for input 'a', which has no default" in out
-    assert f'{tests}:8:1: error: test "lost" is outside a ruleset and names none' in out
-    assert f'{tests}:11:1: error: cannot check test "nowhere" against other 9' in out
+    assert f'{tests}:11:1: error: test "lost" is outside a ruleset and names none' in out
+    assert f'{tests}:8:1: error: cannot check test "nowhere" against other 9' in out
     assert 4 == out.count(": error: ")
+    lines = [int(line.split(":")[1]) for line in out.splitlines() if ": error: " in line]
+    assert sorted(lines) == lines
