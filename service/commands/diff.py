@@ -84,12 +84,15 @@ def run(args: argparse.Namespace) -> int:
     from dsl.compare import Comparer, compare_corpus, iter_cases
     from dsl.diff import structural_diff
     from dsl.diff_report import ReportWriter
-    from dsl.registry import resolve_ruleset_arg
+    from dsl.registry import looks_like_path, parse_ref, resolve_ruleset_arg
 
     compiled = []
     for arg in (args.old, args.new):
+        # --as-of picks the version of a bare NAME; an explicit version or a path keeps its own.
+        ref = None if looks_like_path(arg) else parse_ref(arg)
+        as_of = args.as_of if ref is not None and ref.version is None else None
         try:
-            compiled.append(resolve_ruleset_arg(arg, rulesets_dir=args.rulesets, as_of=args.as_of))
+            compiled.append(resolve_ruleset_arg(arg, rulesets_dir=args.rulesets, as_of=as_of))
         except RulesetError as exc:
             print(exc.render() or str(exc), file=sys.stderr)
             return EXIT_USAGE
@@ -110,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
         max_units=args.max_units,
     )
     writer.start()
-    progress = _Progress(sys.stderr) if sys.stderr.isatty() else None
+    progress = Progress(sys.stderr) if sys.stderr.isatty() else None
     try:
         for case in compare_corpus(Comparer(old, new), _cases(iter_cases(args.cases)), jobs=args.jobs):
             writer.add(case)
@@ -131,7 +134,7 @@ def _cases(items: Iterator[Any]) -> Iterator[Any]:
     yield from items
 
 
-class _Progress:
+class Progress:
     """A one-line counter on a terminal's stderr, redrawn at most five times a second."""
 
     def __init__(self, out: TextIO) -> None:

@@ -98,3 +98,33 @@ def test_env_var_names_the_registry(
     code = cli.main(["diff", "khoi3@2023.1", "khoi3@2024.1"])
     capsys.readouterr()
     assert 0 == code
+
+
+def test_as_of_applies_to_a_bare_name(capsys: pytest.CaptureFixture[str]) -> None:
+    """--as-of picks the version of a bare NAME; an explicit version beside it keeps its own."""
+    code, out, _ = run(
+        capsys, "khoi3@2023.1", "khoi3", str(CASE), "--as-of", "2024-06-01", "--fail-on", "any"
+    )
+    assert 1 == code
+    assert out.startswith("Diff khoi3 2023.1 → khoi3 2024.1")
+    code, out, _ = run(
+        capsys, "khoi3@2023.1", "khoi3", str(CASE), "--as-of", "2023-06-01", "--fail-on", "any"
+    )
+    assert 0 == code
+    assert out.startswith("Diff khoi3 2023.1 → khoi3 2023.1")
+
+
+def test_progress_line() -> None:
+    """The progress line counts cases and units and is cleared at the end."""
+    import io
+
+    from service.commands.diff import Progress
+
+    out = io.StringIO()
+    progress = Progress(out)
+    progress.tick(6)
+    progress.tick(4)
+    progress.done()
+    text = out.getvalue()
+    assert "\r  1 cases, 6 units" in text
+    assert text.endswith("\r\033[K")
