@@ -1,5 +1,7 @@
 """``thidua check FILE… [--format text|json]``: parse, resolve and type-check rulesets.
 
+A FILE may be a folder: every ``.rules`` file under it is checked.
+
 This module owns the command's arguments and its two outputs. Text: every
 diagnostic rendered as SPEC §1.10 shows (header, source line, caret) on
 stdout, then ``N errors, M warnings in K files`` on stderr. JSON (stdout):
@@ -43,7 +45,7 @@ def register(subparsers: Any) -> None:
         description="Report every syntax error, unknown name, type error, cycle and warning "
         "of each ruleset file (and of its test blocks).",
     )
-    p.add_argument("files", nargs="+", metavar="FILE", help="ruleset files (.rules)")
+    p.add_argument("files", nargs="+", metavar="FILE", help="ruleset files (.rules), or folders of them")
     p.add_argument("--format", choices=("text", "json"), default="text", help="output format")
     p.add_argument(
         "--rulesets-dir",
@@ -190,7 +192,7 @@ def run(args: argparse.Namespace) -> int:
     """The handler: returns the exit status."""
     reports: list[FileReport] = []
     unreadable = False
-    for path in args.files:
+    for path in expand(args.files):
         try:
             text = Path(path).read_text(encoding="utf-8")
         except UnicodeDecodeError as exc:
@@ -225,6 +227,18 @@ def run(args: argparse.Namespace) -> int:
     if unreadable:
         return EXIT_USAGE
     return EXIT_ERRORS if errors else EXIT_OK
+
+
+def expand(paths: Sequence[str]) -> list[str]:
+    """The files to check: each FILE as given, each folder replaced by its ``.rules`` files (sorted)."""
+    out: list[str] = []
+    for path in paths:
+        folder = Path(path)
+        if folder.is_dir():
+            out.extend(str(p) for p in sorted(folder.rglob("*.rules")))
+        else:
+            out.append(path)
+    return out
 
 
 def summary(errors: int, warnings: int, files: int) -> str:

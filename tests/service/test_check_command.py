@@ -148,3 +148,17 @@ def test_tests_only_file_is_checked_against_its_target(
     assert 4 == out.count(": error: ")
     lines = [int(line.split(":")[1]) for line in out.splitlines() if ": error: " in line]
     assert sorted(lines) == lines
+
+
+def test_folder_checks_every_rules_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A folder argument checks every .rules file under it, in sorted order."""
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a.rules").write_text('ruleset a version "1" {\n  let x = y\n}\n', encoding="utf-8")
+    (tmp_path / "b" / "c.rules").write_text('ruleset c version "1" {\n  let x = z\n}\n', encoding="utf-8")
+    (tmp_path / "notes.txt").write_text("not a ruleset", encoding="utf-8")
+    assert 1 == cli.main(["check", str(tmp_path)])
+    out, err = capsys.readouterr()
+    assert [f"{tmp_path / 'a.rules'}:2:11", f"{tmp_path / 'b' / 'c.rules'}:2:11"] == [
+        line.split(": error")[0] for line in out.splitlines() if ": error" in line
+    ]
+    assert "2 errors, 0 warnings in 2 files\n" == err
