@@ -45,13 +45,15 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "evaluate",
         help="decide a whole bloc: scores, ranking, titles, rotation",
+        usage="thidua evaluate [RULESET] CASE.json [--explain] [--format table|markdown|json] "
+        "[--rulesets-dir DIR]",
         description="Score every unit of a bloc, rank them, award each title within its quota "
         "(reporting ties for a vote) and decide next period's leader and deputy.",
     )
     p.add_argument(
         "args",
         nargs="+",
-        metavar="[RULESET] CASE.json",
+        metavar="RULESET CASE.json",
         help='the ruleset (a .rules path or NAME@VERSION; default: the case\'s own "ruleset" field) '
         "and the case file",
     )
@@ -60,7 +62,10 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--format", choices=("table", "markdown", "json"), default="table", help="output format")
     p.add_argument(
-        "--rulesets-dir", default=None, help="registry folder for NAME@VERSION (default: ./rulesets)"
+        "--rulesets-dir",
+        metavar="DIR",
+        default=None,
+        help="registry folder for NAME@VERSION (default: ./rulesets)",
     )
     p.set_defaults(func=run)
 
