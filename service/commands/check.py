@@ -1,6 +1,7 @@
 """``thidua check FILE… [--format text|json]``: parse, resolve and type-check rulesets.
 
-A FILE may be a folder: every ``.rules`` file under it is checked.
+A FILE may be a folder (every ``.rules`` file under it is checked) or a
+registry reference ``NAME@VERSION`` (also ``NAME`` / ``NAME@latest``).
 
 This module owns the command's arguments and its two outputs. Text: every
 diagnostic rendered as SPEC §1.10 shows (header, source line, caret) on
@@ -45,7 +46,12 @@ def register(subparsers: Any) -> None:
         description="Report every syntax error, unknown name, type error, cycle and warning "
         "of each ruleset file (and of its test blocks).",
     )
-    p.add_argument("files", nargs="+", metavar="FILE", help="ruleset files (.rules), or folders of them")
+    p.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help="ruleset files (.rules), folders of them, or NAME@VERSION from the registry",
+    )
     p.add_argument("--format", choices=("text", "json"), default="text", help="output format")
     p.add_argument(
         "--rulesets-dir",
@@ -97,8 +103,16 @@ def check_file(path: str, text: str, rulesets_dir: str | None = None) -> FileRep
             return report
         ruleset = resolved
     checked = check(ruleset, source=text, tests=source_file.tests, sources=report.sources)
-    report.diagnostics = sorted([*checked.diagnostics, *foreign], key=Diagnostic.sort_key)
+    lint = _monotonicity(checked)
+    report.diagnostics = sorted([*checked.diagnostics, *foreign, *lint], key=Diagnostic.sort_key)
     return report
+
+
+def _monotonicity(checked: Any) -> list[Diagnostic]:
+    """Warnings of `dsl.lint` (inputs marked `more/less is better`), once the ruleset checks clean."""
+    from dsl.lint import lint
+
+    return lint(checked) if checked.ok else []
 
 
 def _foreign_tests(
@@ -192,7 +206,12 @@ def run(args: argparse.Namespace) -> int:
     """The handler: returns the exit status."""
     reports: list[FileReport] = []
     unreadable = False
-    for path in expand(args.files):
+    try:
+        paths = expand(args.files, args.rulesets_dir)
+    except NotFoundError as exc:
+        print(f"thidua check: {exc.message}", file=sys.stderr)
+        return EXIT_USAGE
+    for path in paths:
         try:
             text = Path(path).read_text(encoding="utf-8")
         except UnicodeDecodeError as exc:
@@ -229,13 +248,26 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_ERRORS if errors else EXIT_OK
 
 
-def expand(paths: Sequence[str]) -> list[str]:
-    """The files to check: each FILE as given, each folder replaced by its ``.rules`` files (sorted)."""
+def expand(paths: Sequence[str], rulesets_dir: str | None = None) -> list[str]:
+    """The files to check: each FILE as given, each folder replaced by its ``.rules``
+    files (sorted), each ``NAME@VERSION`` (or ``NAME``, ``NAME@latest``) by its registry file.
+    Raises `NotFoundError` for a reference the registry does not have."""
+    from dsl.registry import Registry, looks_like_path, parse_ref
+
     out: list[str] = []
     for path in paths:
         folder = Path(path)
+        ref = None if folder.exists() or looks_like_path(path) else parse_ref(path)
         if folder.is_dir():
             out.extend(str(p) for p in sorted(folder.rglob("*.rules")))
+        elif ref is not None:
+            registry = Registry(rulesets_dir)
+            version = registry.pick_version(ref)
+            file = registry.path_of(ref.name, version)
+            if not file.is_file():
+                known = ", ".join(registry.versions(ref.name)) or "none"
+                raise NotFoundError(f"no ruleset {ref.name}@{version} in {registry.root} (versions: {known})")
+            out.append(str(file))
         else:
             out.append(path)
     return out

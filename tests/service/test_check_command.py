@@ -162,3 +162,18 @@ def test_folder_checks_every_rules_file(tmp_path: Path, capsys: pytest.CaptureFi
         line.split(": error")[0] for line in out.splitlines() if ": error" in line
     ]
     assert "2 errors, 0 warnings in 2 files\n" == err
+
+
+def test_registry_reference(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """NAME@VERSION and NAME (latest) check the registry's file; an unknown version exits 2."""
+    (tmp_path / "base").mkdir()
+    for version in ("1", "2"):
+        (tmp_path / "base" / f"{version}.rules").write_text(
+            f'ruleset base version "{version}" {{\n  let x = y{version}\n}}\n', encoding="utf-8"
+        )
+    assert 1 == cli.main(["check", "base@1", "base", "--rulesets-dir", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert "unknown name 'y1'" in out
+    assert "unknown name 'y2'" in out
+    assert 2 == cli.main(["check", "base@3", "--rulesets-dir", str(tmp_path)])
+    assert "thidua check: no ruleset base@3 in" in capsys.readouterr().err
