@@ -462,12 +462,17 @@ def _gen_unit(mod: _Module, explain: bool, fused: bool = False) -> _Gen:
     _gen_titles(g, b)
     g.info = LineInfo("ruleset", n.NO_SPAN)
     computed = [name for name in plan.kinds if plan.kinds[name] in ("let", "criterion", "group")]
-    # dict(zip(names, values)) builds large dicts faster than a dict display does.
+    # A copy of a template dict filled in place is the fastest way to build a large dict
+    # (no hashing, no resizing); the template itself is never written to.
     names = [i.name for i in plan.inputs] + computed + list(rt.SCORE_NAMES)
-    values = "".join(f"{mod.var(x) if x not in rt.SCORE_NAMES else 'v_' + x}, " for x in names)
-    g.emit(b, f"_values = _dict(_zip({mod.const(tuple(names))}, ({values})))")
+    g.emit(b, f"_values = {mod.const(dict.fromkeys(names))}.copy()")
+    for x in names:
+        g.emit(b, f"_values[{x!r}] = {'v_' + x if x in rt.SCORE_NAMES else mod.var(x)}")
     crit_names = tuple(c.name for c, s in plan.criteria if s not in ("bonus", "penalty"))
-    crit = f"_dict(_zip({mod.const(crit_names)}, ({''.join(mod.var(x) + ', ' for x in crit_names)})))"
+    g.emit(b, f"_crit = {mod.const(dict.fromkeys(crit_names))}.copy()")
+    for x in crit_names:
+        g.emit(b, f"_crit[{x!r}] = {mod.var(x)}")
+    crit = "_crit"
     groups = ", ".join(f"{x.name!r}: {mod.var(x.name)}" for x in plan.groups)
     titles = ", ".join(
         f"(_status({', '.join(f'_q{ti}_{ri}' for ri in range(len(tp.requires)))}{',' if len(tp.requires) == 1 else ''}), "
@@ -640,7 +645,7 @@ def _emit_validation(g: _Gen, b: int) -> None:
             c = b + 1
         t = i.type
         if isinstance(t, n.EnumType):
-            g.emit(c, f"if _type(v) is not _str or v not in {mod.const(frozenset(t.values))}:")
+            g.emit(c, f"if v.__class__ is not _str or v not in {mod.const(frozenset(t.values))}:")
             g.emit(c + 1, "return None")
             g.emit(c, f"{var} = v")
         elif isinstance(t, n.ListType):
@@ -649,15 +654,16 @@ def _emit_validation(g: _Gen, b: int) -> None:
             g.emit(c, f"if {var} is None:")
             g.emit(c + 1, "return None")
         elif t.name == "int":
-            g.emit(c, "if _type(v) is not _int:")
+            g.emit(c, "if v.__class__ is not _int:")
             g.emit(c + 1, "return None")
             # The Python int is kept too: constraints between whole numbers compare ints (faster).
             g.emit(c, f"i_{mod._suffix(i.name)} = v")
-            g.emit(c, f"{var} = _D(v)")
+            # Small whole numbers (the usual counts) come from a table of ready Decimals.
+            g.emit(c, f"{var} = _SMALL[v] if 0 <= v < 1024 else _D(v)")
         elif t.name == "decimal":
-            g.emit(c, "if _type(v) is _D and v.is_finite() and v.copy_abs() <= _MAXABS:")
+            g.emit(c, "if v.__class__ is _D and v.is_finite() and v.copy_abs() <= _MAXABS:")
             g.emit(c + 1, f"{var} = v")
-            g.emit(c, "elif _type(v) is _int and (_D(v)).copy_abs() <= _MAXABS:")
+            g.emit(c, "elif v.__class__ is _int and (_D(v)).copy_abs() <= _MAXABS:")
             g.emit(c + 1, f"{var} = _D(v)")
             g.emit(c, "else:")
             g.emit(c + 1, "return None")
@@ -666,7 +672,7 @@ def _emit_validation(g: _Gen, b: int) -> None:
             g.emit(c + 1, "return None")
             g.emit(c, f"{var} = v")
         elif t.name == "text":
-            g.emit(c, "if _type(v) is not _str or not v.isascii():")
+            g.emit(c, "if v.__class__ is not _str or not v.isascii():")
             g.emit(c + 1, "return None")
             g.emit(c, f"{var} = v")
         else:  # date
@@ -834,6 +840,10 @@ class CompiledEvaluator:
         return EvaluationError(message, where=where, span=span, unit=unit)
 
 
+#: Decimal(0) … Decimal(1023): converting a submitted count is then a tuple lookup.
+_SMALL_INTS = tuple(Decimal(i) for i in range(1024))
+
+
 def _namespace() -> dict[str, Any]:
     return {
         # Generated code gets no builtins: ruleset text cannot reach anything not listed here.
@@ -862,6 +872,7 @@ def _namespace() -> dict[str, Any]:
         "_type": type,
         "_dict": dict,
         "_KeyError": KeyError,
+        "_SMALL": _SMALL_INTS,
         "_zip": zip,
     }
 
