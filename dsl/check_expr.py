@@ -73,6 +73,7 @@ class ExprChecker:
         self.deps: list[str] = []
         self.bloc_lets: list[tuple[str, n.Span, str]] = []
         self.uses_bloc = False
+        self._visible_cache: dict[tuple[object, ...], list[str]] = {}
 
     # ------------------------------------------------------------ entry points
 
@@ -725,10 +726,20 @@ class ExprChecker:
         return sym.type
 
     def _visible(self, scope: Scope) -> list[str]:
-        names = list(scope.fields)
-        for sym in self.env.symbols.values():
-            if unavailable(sym, scope, self.env) is None:
-                names.append(sym.name)
+        """The names usable in ``scope``, for suggestions; computed once per kind of scope
+        so that many unknown names do not rescan every symbol each time."""
+        key = (
+            scope.kind,
+            scope.title_index,
+            scope.leader,
+            scope.input_name,
+            tuple(scope.fields),
+        )
+        names = self._visible_cache.get(key)
+        if names is None:
+            names = list(scope.fields)
+            names += [s.name for s in self.env.symbols.values() if unavailable(s, scope, self.env) is None]
+            self._visible_cache[key] = names
         return names
 
     def _bare_value_error(self, name: str, span: n.Span) -> tuple[n.Expr, Type]:
