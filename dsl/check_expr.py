@@ -404,11 +404,12 @@ class ExprChecker:
         for row in e.rows:
             values: list[n.Expr] = []
             for v in row.values:
-                if row.op in ("==", "in"):
+                if row.op in ("==", "in", "!="):
                     v2, vt = self.value(v, st, scope)
-                    if isinstance(v2, n.EnumValue):
+                    # Only equality rows cover a value; `!=` rows never make `else` optional.
+                    if row.op != "!=" and isinstance(v2, n.EnumValue):
                         covered.add(v2.value)
-                    elif isinstance(v2, n.BoolLit):
+                    elif row.op != "!=" and isinstance(v2, n.BoolLit):
                         covered.add(str(v2.value))
                 else:
                     v2, vt = self.expr(v, scope)

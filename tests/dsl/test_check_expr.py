@@ -112,3 +112,12 @@ def test_bare_value_hint_names_its_list_field() -> None:
     """A record field's value used bare is hinted with a `count(… where …)` comparison."""
     result = check_source(f'ruleset r version "1" {{\n{INPUTS}\n  let probe = x\n}}\n')
     assert ["compare it, e.g. `count(items where kind == x)`"] == [d.hint for d in result.diagnostics]
+
+
+def test_not_equal_table_row_on_an_enum() -> None:
+    """A `when != value` row on an enum resolves the value but does not count towards coverage."""
+    result = check_source(
+        f'ruleset r version "1" {{\n{INPUTS}\n  let probe = table rating {{ when != bad then 1  when bad then 0 }}\n}}\n'
+    )
+    assert ["table on rating has no `else` and no row for: good"] == [d.message for d in result.diagnostics]
+    assert "int" == type_of("table rating { when != bad then 1  else 0 }")
