@@ -29,8 +29,16 @@ from grpc_reflection.v1alpha import reflection
 from dsl.errors import ThiduaError
 from service.auth import AuthConfigError, interceptors_for
 from service.config import ConfigError, ServerConfig
-from service.gen.thidua.v1 import evaluation_pb2, evaluation_pb2_grpc, rulesets_pb2, rulesets_pb2_grpc
+from service.gen.thidua.v1 import (
+    blocs_pb2,
+    blocs_pb2_grpc,
+    evaluation_pb2,
+    evaluation_pb2_grpc,
+    rulesets_pb2,
+    rulesets_pb2_grpc,
+)
 from service.logging import CallLogInterceptor
+from service.servicers.blocs import BlocServicer, BlocStore
 from service.servicers.common import RulesetSource
 from service.servicers.evaluation import EvaluationServicer
 from service.servicers.rulesets import Publisher, RulesetServicer
@@ -40,7 +48,8 @@ log = structlog.get_logger("thidua.service")
 
 EVALUATION_SERVICE = evaluation_pb2.DESCRIPTOR.services_by_name["EvaluationService"].full_name
 RULESET_SERVICE = rulesets_pb2.DESCRIPTOR.services_by_name["RulesetService"].full_name
-SERVICES = (EVALUATION_SERVICE, RULESET_SERVICE)
+BLOC_SERVICE = blocs_pb2.DESCRIPTOR.services_by_name["BlocService"].full_name
+SERVICES = (EVALUATION_SERVICE, RULESET_SERVICE, BLOC_SERVICE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +84,9 @@ def build_server(
     source = RulesetSource(config.rulesets, config.limits, config.cache_size)
     evaluation_pb2_grpc.add_EvaluationServiceServicer_to_server(EvaluationServicer(source), server)
     rulesets_pb2_grpc.add_RulesetServiceServicer_to_server(RulesetServicer(source, publisher), server)
+    # The database (service.db.Store) also serves blocs, submissions and history when there is one.
+    bloc_store = publisher if isinstance(publisher, BlocStore) else None
+    blocs_pb2_grpc.add_BlocServiceServicer_to_server(BlocServicer(bloc_store, config.limits), server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection((*SERVICES, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
