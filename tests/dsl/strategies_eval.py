@@ -113,8 +113,8 @@ def _bool_expr(lets: tuple[str, ...], points: tuple[str, ...], depth: int) -> st
 
 
 @st.composite
-def rulesets(draw: st.DrawFn, max_depth: int = 2) -> tuple[str, dict[str, Any]]:
-    """A ruleset's text and a valid submission for it."""
+def rulesets(draw: st.DrawFn, max_depth: int = 2, bloc: bool = False) -> tuple[str, dict[str, Any]]:
+    """A ruleset's text and a valid submission for it (``bloc``: it also uses bloc aggregates)."""
     lines = [
         'ruleset gen version "1" {',
         f"  rounding {draw(st.sampled_from(ROUNDINGS))}",
@@ -142,6 +142,22 @@ def rulesets(draw: st.DrawFn, max_depth: int = 2) -> tuple[str, dict[str, Any]]:
             points.append(f"c{ci}")
             ci += 1
         lines.append(f'  group g{gi} "G{gi}" max {draw(st.integers(5, 60))} {{ {"  ".join(crits)} }}')
+    if bloc:
+        term = draw(st.sampled_from(["n0", "n1 + 1", "d0", *lets]))
+        agg = draw(
+            st.sampled_from(
+                [
+                    f"bloc_max({term})",
+                    f"bloc_min({term})",
+                    f"bloc_sum({term})",
+                    f"bloc_avg({term})",
+                    "bloc_count(flag)",
+                    "bloc_count(n0 > 50 and e == beta)",
+                ]
+            )
+        )
+        expr = draw(num_expr(_Ctx(lets, []), 1))
+        lines.append(f'  group gb "GB" max 100 {{ criterion cb "CB" = ({expr}) + {agg} }}')
     if draw(st.booleans()):
         expr = draw(num_expr(_Ctx(lets, []), 1))
         lines.append(f'  bonus "B" max {draw(st.integers(1, 10))} {{ criterion b0 "b0" = {expr} }}')
@@ -169,11 +185,19 @@ def rulesets(draw: st.DrawFn, max_depth: int = 2) -> tuple[str, dict[str, Any]]:
             reqs.append("require rank <= 2")
         if draw(st.booleans()):
             reqs.append("require level in [top, mid]")
+        if bloc and draw(st.booleans()):
+            reqs.append("require d0 >= bloc_avg(d0)")
         lines.append(f'  title t{ti} "T{ti}" {{ {"  ".join(reqs)} }}')
         titles.append(f"t{ti}")
     lines.append("}")
+    return "\n".join(lines) + "\n", draw(submissions())
+
+
+@st.composite
+def submissions(draw: st.DrawFn) -> dict[str, Any]:
+    """A valid submission for any ruleset `rulesets` generates."""
     n1 = draw(st.integers(0, 50))
-    inputs: dict[str, Any] = {
+    return {
         "n0": draw(st.integers(0, 100)),
         "n1": n1,
         "n2": draw(st.integers(0, n1)),
@@ -188,7 +212,13 @@ def rulesets(draw: st.DrawFn, max_depth: int = 2) -> tuple[str, dict[str, Any]]:
             )
         ),
     }
-    return "\n".join(lines) + "\n", inputs
+
+
+@st.composite
+def blocs(draw: st.DrawFn) -> tuple[str, list[dict[str, Any]]]:
+    """A ruleset using bloc aggregates and the submissions of a bloc of 1 to 4 units."""
+    text, first = draw(rulesets(max_depth=1, bloc=True))
+    return text, [first, *draw(st.lists(submissions(), min_size=0, max_size=3))]
 
 
 def as_decimal(value: Any) -> Decimal:

@@ -6,9 +6,10 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 
+from dsl import runtime as rt
 from dsl.api import compile_ruleset
 from dsl.errors import EvaluationError, RulesetError
-from tests.dsl.strategies_eval import rulesets
+from tests.dsl.strategies_eval import blocs, rulesets
 
 
 def _outcome(rs: Any, inputs: dict[str, Any], reference: bool) -> Any:
@@ -46,3 +47,39 @@ def test_validated_inputs_score_the_same(case: tuple[str, dict[str, Any]]) -> No
     except EvaluationError as exc:
         second = ("error", exc.message, exc.where, exc.span)
     assert first == second
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(blocs())
+def test_bloc_aggregates_agree(case: tuple[str, list[dict[str, Any]]]) -> None:
+    """Bloc aggregate terms and every unit's result agree between compiled code and interpreter."""
+    text, subs = case
+    rs = compile_ruleset(text, "gen.rules")
+    validated = [rs.validate(s) for s in subs]
+    outcomes = []
+    for reference in (False, True):
+        try:
+            if reference:
+                bloc: Any = rt.combine_aggregates(rs.plan, [rs.interpreter.terms(v) for v in validated])
+            else:
+                bloc = rs.bloc_aggregates(validated)
+        except EvaluationError as exc:  # the same failure from both, compared below
+            outcomes.append(("terms-error", exc.message, exc.where))
+            continue
+        units = []
+        for v in validated:
+            units.append(_outcome_in_bloc(rs, v, bloc))
+        outcomes.append(("ok", bloc.values, units))
+    assert outcomes[0] == outcomes[1], text
+
+
+def _outcome_in_bloc(rs: Any, validated: dict[str, Any], bloc: Any) -> Any:
+    results = []
+    for reference in (False, True):
+        try:
+            r = rs.score(validated, validated=True, bloc=bloc, explain=True, reference=reference)
+            results.append(("ok", r.to_json(explain=True), r.values))
+        except EvaluationError as exc:
+            results.append(("error", exc.message, exc.where, exc.span))
+    assert results[0] == results[1]
+    return results[0]
