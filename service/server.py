@@ -82,10 +82,12 @@ def build_server(
         options=options,
     )
     source = RulesetSource(config.rulesets, config.limits, config.cache_size)
-    evaluation_pb2_grpc.add_EvaluationServiceServicer_to_server(EvaluationServicer(source), server)
-    rulesets_pb2_grpc.add_RulesetServiceServicer_to_server(RulesetServicer(source, publisher), server)
-    # The database (service.db.Store) also serves blocs, submissions and history when there is one.
+    # The database (service.db.Store) also serves blocs, submissions, history and rotation commits.
     bloc_store = publisher if isinstance(publisher, BlocStore) else None
+    evaluation_pb2_grpc.add_EvaluationServiceServicer_to_server(
+        EvaluationServicer(source, bloc_store), server
+    )
+    rulesets_pb2_grpc.add_RulesetServiceServicer_to_server(RulesetServicer(source, publisher), server)
     blocs_pb2_grpc.add_BlocServiceServicer_to_server(BlocServicer(bloc_store, config.limits), server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

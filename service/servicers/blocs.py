@@ -18,6 +18,7 @@ from service.config import Limits
 from service.convert import inputs_to_python, to_value
 from service.db.records import (
     BlocWrite,
+    EvaluationWrite,
     Holders,
     HoldersWrite,
     NewSubmission,
@@ -68,6 +69,19 @@ class BlocStore(Protocol):
         evaluation_id: int | None = None,
         author: str = "",
     ) -> HoldersWrite: ...
+
+    def record_evaluation(
+        self,
+        kind: str,
+        ruleset: tuple[str, str, str],
+        request: Any,
+        result: Any,
+        *,
+        bloc: str | None = None,
+        period: str | None = None,
+        idempotency_key: str | None = None,
+        author: str = "",
+    ) -> EvaluationWrite: ...
 
 
 def _when(moment: datetime | None) -> str:

@@ -28,6 +28,10 @@ from service.gen.thidua.v1 import evaluation_pb2 as ev
 from service.gen.thidua.v1 import evaluation_pb2_grpc as ev_grpc
 from service.logging import note_item
 from service.servicers.common import RulesetSource
+from service.servicers.rotation_commit import commit_rotation
+
+if TYPE_CHECKING:
+    from service.servicers.blocs import BlocStore
 
 if TYPE_CHECKING:
     from dsl.api import CompiledRuleset
@@ -37,8 +41,10 @@ if TYPE_CHECKING:
 class EvaluationServicer(ev_grpc.EvaluationServiceServicer):
     """Scores submissions and decides blocs; stateless apart from the compiled-ruleset cache."""
 
-    def __init__(self, source: RulesetSource) -> None:
+    def __init__(self, source: RulesetSource, store: BlocStore | None = None) -> None:
         self.source = source
+        # The database, for ComputeRotation's `commit` (service.servicers.rotation_commit).
+        self.store = store
 
     # ------------------------------------------------------------ scoring
     def _score(self, compiled: CompiledRuleset, request: ev.ScoreRequest) -> ev.ScoreResponse:
@@ -137,4 +143,7 @@ class EvaluationServicer(ev_grpc.EvaluationServiceServicer):
                 grpc.StatusCode.FAILED_PRECONDITION,
                 f"ruleset {compiled.name}@{compiled.version} has no rotation rules",
             )
-        return rotation_pb(decided.rotation, compiled.ref)
+        response = rotation_pb(decided.rotation, compiled.ref)
+        if request.commit:
+            commit_rotation(self.store, request, compiled, decided.rotation, self.source.limits, response)
+        return response

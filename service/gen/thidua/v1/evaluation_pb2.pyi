@@ -838,6 +838,19 @@ class ComputeRotationRequest(_message.Message):
 
     RULESET_FIELD_NUMBER: _builtins.int
     BLOC_CASE_FIELD_NUMBER: _builtins.int
+    COMMIT_FIELD_NUMBER: _builtins.int
+    COMMIT_PERIOD_FIELD_NUMBER: _builtins.int
+    commit: _builtins.bool
+    """Also record the decided leader and deputy as the holders of
+    `commit_period` in the database (BlocService.GetHistory shows them), with
+    the evaluation that decided them. Needs the database and the `editor`
+    role; `bloc_case.bloc` must be a stored bloc. Idempotent: the same holders
+    again are a no-op; other holders for a committed period → ALREADY_EXISTS.
+    """
+    commit_period: _builtins.str
+    """The period the holders are recorded for; empty = the case's period + 1
+    when the period is a whole number (`2023` → `2024`).
+    """
     @_builtins.property
     def ruleset(self) -> _values_pb2.RulesetRef:
         """The ruleset (empty version = latest published)."""
@@ -853,10 +866,12 @@ class ComputeRotationRequest(_message.Message):
         *,
         ruleset: _values_pb2.RulesetRef | None = ...,
         bloc_case: Global___BlocCase | None = ...,
+        commit: _builtins.bool = ...,
+        commit_period: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["bloc_case", b"bloc_case", "ruleset", b"ruleset"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bloc_case", b"bloc_case", "ruleset", b"ruleset"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bloc_case", b"bloc_case", "commit", b"commit", "commit_period", b"commit_period", "ruleset", b"ruleset"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -871,6 +886,15 @@ class ComputeRotationResponse(_message.Message):
     RULESET_FIELD_NUMBER: _builtins.int
     LEADER_FIELD_NUMBER: _builtins.int
     DEPUTY_FIELD_NUMBER: _builtins.int
+    COMMITTED_PERIOD_FIELD_NUMBER: _builtins.int
+    COMMITTED_FIELD_NUMBER: _builtins.int
+    EVALUATION_ID_FIELD_NUMBER: _builtins.int
+    committed_period: _builtins.str
+    """With `commit`: the period the holders were recorded for."""
+    committed: _builtins.bool
+    """With `commit`: false when exactly these holders were already recorded."""
+    evaluation_id: _builtins.int
+    """With `commit`: the stored evaluation that decided them."""
     @_builtins.property
     def ruleset(self) -> _values_pb2.ResolvedRuleset:
         """The ruleset used."""
@@ -889,10 +913,13 @@ class ComputeRotationResponse(_message.Message):
         ruleset: _values_pb2.ResolvedRuleset | None = ...,
         leader: Global___RoleDecision | None = ...,
         deputy: Global___RoleDecision | None = ...,
+        committed_period: _builtins.str = ...,
+        committed: _builtins.bool = ...,
+        evaluation_id: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["deputy", b"deputy", "leader", b"leader", "ruleset", b"ruleset"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["deputy", b"deputy", "leader", b"leader", "ruleset", b"ruleset"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["committed", b"committed", "committed_period", b"committed_period", "deputy", b"deputy", "evaluation_id", b"evaluation_id", "leader", b"leader", "ruleset", b"ruleset"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
