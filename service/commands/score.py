@@ -55,14 +55,10 @@ def register(subparsers: Any) -> None:
 
 
 def load(arg: str, rulesets_dir: str | None = None) -> CompiledRuleset:
-    """A RULESET argument (path or NAME@VERSION) resolved through the registry and compiled."""
-    from dsl.api import compile_checked
-    from dsl.registry import load_resolved_arg
+    """A RULESET argument (path, NAME@VERSION, NAME@latest, NAME) found, resolved and compiled."""
+    from dsl.registry import resolve_ruleset_arg
 
-    resolved = load_resolved_arg(arg, rulesets_dir=rulesets_dir)
-    path = resolved.chain[0].path if resolved.chain else arg
-    source = resolved.sources.get(path, "")
-    return compile_checked(resolved.ruleset, source=source, path=path, sources=resolved.sources)
+    return resolve_ruleset_arg(arg, rulesets_dir=rulesets_dir)
 
 
 def run(args: argparse.Namespace) -> int:

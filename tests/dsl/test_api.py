@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from decimal import Decimal
 from pathlib import Path
@@ -212,3 +213,23 @@ def test_no_ruleset_in_file() -> None:
     """A file with only tests cannot be compiled, with a clear message."""
     with pytest.raises(RulesetError, match="no ruleset"):
         compile_ruleset('test "x" { expect true }\n', "t.rules")
+
+
+def test_first_calls_from_many_threads(submissions: dict[str, dict[str, Any]]) -> None:
+    """16 threads racing on a fresh ruleset's first calls (which compile code lazily) agree."""
+    fresh = load_ruleset(RULES)
+    inputs = submissions["tccb"]
+    results: list[Any] = []
+
+    def work() -> None:
+        results.append(fresh.score(inputs, explain=True).to_json(explain=True))
+        results.append(fresh.score(fresh.validate(inputs), validated=True).to_json())
+
+    threads = [threading.Thread(target=work) for _ in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert 32 == len(results)
+    assert all(r["score"] == "98.83" for r in results)
+    assert 1 == len({json.dumps(r, sort_keys=True) for r in results[::2]})

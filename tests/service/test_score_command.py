@@ -139,3 +139,13 @@ def test_missing_submission_file(capsys: pytest.CaptureFixture[str]) -> None:
     """An unreadable submission file is a usage error (exit 2)."""
     assert 2 == cli.main(["score", str(RULES), "/nonexistent/x.json"])
     assert "cannot read" in capsys.readouterr().err
+
+
+def test_registry_reference(wrapped: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """RULESET may be NAME@VERSION from the registry folder."""
+    rulesets = ROOT / "rulesets"
+    assert 0 == cli.main(
+        ["score", "khoi3@2023.1", str(wrapped), "--format", "json", "--rulesets-dir", str(rulesets)]
+    )
+    out = json.loads(capsys.readouterr().out)
+    assert ("2023.1", "102.88") == (out["ruleset"]["version"], out["score"])
