@@ -462,6 +462,8 @@ class _FilePrinter(_Printer):
             if inp.default is not None:
                 w.put(" default ")
                 self.expr(inp.default, IF, indent)
+            if inp.better is not None:
+                w.put(f" {inp.better} is better")
             w.end()
             rows.append((first, len(w.lines) - 1, inp.label))
         self._labelled(rows)

@@ -304,11 +304,14 @@ class Rounding:
 
 @dataclass(frozen=True, slots=True)
 class Input:
+    """``better`` is "more" or "less" (``more is better``), None when not declared."""
+
     name: str
     type: TypeExpr
     constraint: Constraint | None
     default: Expr | None
     label: str | None
+    better: str | None = None
     span: Span = _span()
 
 

@@ -413,7 +413,7 @@ class _Builder(Transformer):  # type: ignore[type-arg]
     def input(self, meta: Any, c: list[Any]) -> n.Input:
         name = self._name(c[0])
         typ = c[1]
-        constraint = default = label = None
+        constraint = default = label = better = None
         for part in c[2:]:
             if isinstance(part, n.Constraint):
                 constraint = part
@@ -421,7 +421,12 @@ class _Builder(Transformer):  # type: ignore[type-arg]
                 default = part[1]
             elif isinstance(part, tuple) and part and part[0] == "label":
                 label = part[1]
-        return n.Input(name, typ, constraint, default, label, span=self._span(meta))
+            elif isinstance(part, tuple) and part and part[0] == "better":
+                better = part[1]
+        return n.Input(name, typ, constraint, default, label, better, span=self._span(meta))
+
+    def better(self, meta: Any, c: list[Any]) -> tuple[str, str]:
+        return ("better", str(c[0]))
 
     def label(self, meta: Any, c: list[Any]) -> tuple[str, str]:
         return ("label", self._string(c[0]))
