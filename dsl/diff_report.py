@@ -73,6 +73,7 @@ class ReportWriter:
         self.kept: list[CaseDiff] = []
         self.kept_units = 0
         self.omitted_units = 0
+        self.omitted_cases = 0
         self._first_case = True
 
     # ------------------------------------------------------------ the stream
@@ -98,11 +99,16 @@ class ReportWriter:
             self._first_case = False
             return
         changed = [u for u in case.units if u.changed]
-        room = max(0, self.max_units - self.kept_units)
         if not (changed or case.rotation_changed or case.error != (None, None)):
             return
-        if room < len(changed):
-            self.omitted_units += len(changed) - room
+        # One budget for the detail section: each kept case costs its changed units (at least 1),
+        # so a huge corpus keeps a bounded report however its changes are spread.
+        room = self.max_units - self.kept_units
+        if room <= 0:
+            self.omitted_units += len(changed)
+            self.omitted_cases += 1
+            return
+        self.omitted_units += max(0, len(changed) - room)
         self.kept.append(
             CaseDiff(
                 case.label,
@@ -114,7 +120,7 @@ class ReportWriter:
                 case.ignored,
             )
         )
-        self.kept_units += min(room, len(changed))
+        self.kept_units += max(1, min(room, len(changed)))
 
     def finish(self) -> Summary:
         if self.fmt == "json":
@@ -132,6 +138,11 @@ class ReportWriter:
         return self.summary
 
     # ------------------------------------------------------------ shared words
+    def omitted(self) -> str:
+        """What the detail section leaves out, in words."""
+        cases = f" in {self.omitted_cases} more cases" if self.omitted_cases else ""
+        return f"{self.omitted_units} more changed units{cases}"
+
     def title_line(self) -> str:
         old, new = self.versions
         return f"{old.name} {old.version} → {new.name} {new.version}"
@@ -311,10 +322,10 @@ class ReportWriter:
             for u in case.units:
                 lines += [f"  error: {e}" for e in self.unit_errors(u)]
             lines.append(f"  rotation: {self.rotation_text(case)}")
-        if self.omitted_units:
+        if self.omitted_units or self.omitted_cases:
             lines += [
                 "",
-                f"… and {self.omitted_units} more changed units (--max-units, or --format json for all)",
+                f"… and {self.omitted()} (--max-units, or --format json for all)",
             ]
         return "\n".join(lines) + "\n"
 
@@ -352,8 +363,11 @@ class ReportWriter:
             if errors:
                 lines += ["", *(f"- **error**: {_md(e)}" for e in errors)]
             lines += ["", f"Rotation: {_md(self.rotation_text(case))}"]
-        if self.omitted_units:
-            lines += ["", f"_… and {self.omitted_units} more changed units (use `--format json` for all)._"]
+        if self.omitted_units or self.omitted_cases:
+            lines += [
+                "",
+                f"_… and {self.omitted()} (use `--format json` for all)._",
+            ]
         return "\n".join(lines) + "\n"
 
 

@@ -76,3 +76,19 @@ def test_same_version_reports_no_changes() -> None:
     assert "units: 6 (0 changed; score up 0, down 0)" in text
     assert "Rule changes\n  (none)" in text
     assert "Case " not in text
+
+
+def test_detail_is_bounded_over_many_cases() -> None:
+    """Over many changed cases, the table keeps only --max-units worth of detail and counts the rest."""
+    reg = Registry(REPO / "rulesets")
+    old, new = reg.get("khoi3", "2023.1"), reg.get("khoi3", "2024.1")
+    out = io.StringIO()
+    writer = ReportWriter(out, "table", old, new, structural_diff(old.ruleset, new.ruleset), max_units=8)
+    comparer = Comparer(old, new)
+    diff = comparer.compare_text(CaseText(CASE_LABEL, (REPO / CASE_LABEL).read_text("utf-8")))
+    for _ in range(5):
+        writer.add(diff)
+    writer.finish()
+    assert 2 == len(writer.kept)
+    assert "… and 22 more changed units in 3 more cases" in out.getvalue()
+    assert "cases: 5 (5 changed)" in out.getvalue()
