@@ -33,11 +33,16 @@ def register(subparsers: Any) -> None:
         "the same for the same seed; written to a .jsonl file, a folder, or stdout.",
     )
     p.add_argument("ruleset", metavar="RULESET", help="a .rules file, NAME@VERSION, NAME@latest or NAME")
-    p.add_argument("--blocs", type=_count, required=True, metavar="N", help="number of cases (blocs)")
-    p.add_argument("--units", type=_count, required=True, metavar="M", help="members per bloc")
+    # --blocs/--units are required unless --boundaries is given (checked in run()).
+    p.add_argument("--blocs", type=_count, metavar="N", help="number of cases (blocs)")
+    p.add_argument("--units", type=_count, metavar="M", help="members per bloc")
     p.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
     p.add_argument("--out", metavar="DIR|FILE.jsonl", default=None, help="destination (default: stdout)")
     add_registry_options(p)
+    # Issue 9 (insight): --boundaries [--from FILE] [--inputs A,B] — see service.commands._boundaries.
+    from service.commands._boundaries import add_boundary_options
+
+    add_boundary_options(p)
     p.set_defaults(func=run)
 
 
@@ -55,6 +60,14 @@ def run(args: argparse.Namespace) -> int:
     """The handler: returns the exit status."""
     from dsl.gencases import GenerationError, dump_case, generate_cases
     from dsl.registry import resolve_ruleset_arg
+
+    if args.boundaries:
+        from service.commands._boundaries import run_boundaries
+
+        return run_boundaries(args)
+    if args.blocs is None or args.units is None:
+        print("thidua gen-cases: --blocs N and --units M are required (or --boundaries)", file=sys.stderr)
+        return EXIT_USAGE
 
     try:
         compiled = resolve_ruleset_arg(args.ruleset, rulesets_dir=args.rulesets, as_of=args.as_of)
