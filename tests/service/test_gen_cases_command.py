@@ -57,3 +57,34 @@ def test_errors(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert 1 == run(capsys, "nope@1", "--blocs", "1", "--units", "1")[0]
     with pytest.raises(SystemExit):
         run(capsys, "khoi3", "--blocs", "0", "--units", "1")
+
+
+def test_output_does_not_depend_on_hash_seed(capsys: pytest.CaptureFixture[str]) -> None:
+    """Another process with another PYTHONHASHSEED writes the same bytes (corpora are reproducible)."""
+    import os
+    import subprocess
+    import sys
+
+    argv = [
+        "gen-cases",
+        "khoi3@2024.1",
+        "--blocs",
+        "2",
+        "--units",
+        "3",
+        "--seed",
+        "4",
+        "--rulesets",
+        str(RULESETS),
+    ]
+    here = run(capsys, *argv[1:-2])[1]
+    env = {**os.environ, "PYTHONHASHSEED": "12345"}
+    there = subprocess.run(
+        [sys.executable, "-m", "service.cli", *argv],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+        timeout=120,
+    ).stdout
+    assert here == there
