@@ -160,3 +160,25 @@ def test_threshold_answers_are_minimal(pct: int, members: int, data: st.DataObje
         assert "x" in {lim.input for lim in cond.limits}
     elif x < least:
         assert (D(x), D(least), "exact") == _changes(answer, cond.text)["x"]
+
+
+@pytest.mark.parametrize(("unit", "title"), [("ubkt", "co_ubnd"), ("hau_can", "quyet_thang")])
+def test_every_exact_change_is_sound_and_minimal(khoi3: Any, case: Case, unit: str, title: str) -> None:
+    """Each proposed change makes its condition hold; for `exact` ones, one step less does not."""
+    t = resolve_target(khoi3, title=title, level=None)
+    base = _inputs(case, unit)
+    answer = what_it_takes(khoi3, base, t, unit=unit)
+    checked = 0
+    for i, c in enumerate(answer.conditions):
+        for ch in c.changes:
+            after = khoi3.score({**base, ch.input: ch.after}, unit=unit, explain=True)
+            assert True is after.titles[title].requires[i].passed, (c.text, ch)
+            if ch.method == "exact" and isinstance(ch.after, Decimal):
+                step = D(1) if ch.after > ch.before else D(-1)
+                try:
+                    nearer = khoi3.score({**base, ch.input: ch.after - step}, unit=unit, explain=True)
+                except InputError:
+                    continue
+                assert False is nearer.titles[title].requires[i].passed, (c.text, ch)
+                checked += 1
+    assert checked > 0
