@@ -363,6 +363,9 @@ class Comparer:
         titles_by_side: tuple[Mapping[str, str], Mapping[str, str]],
         points_by_side: tuple[Mapping[str, Decimal], Mapping[str, Decimal]],
     ) -> UnitDiff:
+        if old.error is not None or new.error is not None:
+            # One side has no outcome: its titles and criteria are unknown, not changed.
+            return UnitDiff(unit, old, new, 0, (), ())
         ot, nt = titles_by_side
         titles = tuple((t, ot.get(t), nt.get(t)) for t in dict.fromkeys([*ot, *nt]) if ot.get(t) != nt.get(t))
         # A criterion only one version has counts as 0 points in the other: it moved

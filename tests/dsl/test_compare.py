@@ -131,6 +131,7 @@ def test_missing_input_is_a_unit_error_not_fatal(
     assert error is not None and "audit_score" in error
     assert None is by_unit["thanh_tra"].old.error
     assert by_unit["thanh_tra"].changed
+    assert ((), ()) == (by_unit["thanh_tra"].titles, by_unit["thanh_tra"].criteria)
     assert Decimal("102.88") == by_unit["tham_muu"].new.score
     assert ((OLD, "audit_score", 5),) == diff.ignored
     assert (None, None) == diff.error
