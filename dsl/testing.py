@@ -86,17 +86,25 @@ class _Runner:
         self.errors: dict[str, str] = {}
         self.index: dict[tuple[str, str], Path] = {}
         self.sources: dict[str, str] = {}
+        #: Own-file tests as the checker rewrote them, and those it found errors in, by (file, line).
+        self.rewritten: dict[tuple[str, int], n.Test] = {}
+        self.problems: dict[tuple[str, int], str] = {}
 
     def load(self, path: Path) -> Any:
-        """The compiled ruleset of a file (cached); raises `RulesetError`/`NotFoundError` once, then cached."""
-        from dsl.api import load_ruleset
+        """The compiled ruleset of a file (cached), compiled without its test blocks.
+
+        Test blocks are checked separately (`problems`) so that one broken
+        test fails alone instead of making its whole file uncompilable.
+        """
+        from dsl.registry import Registry
 
         key = str(path)
         if key in self.errors:
             raise _Broken(self.errors[key])
         if key not in self.compiled:
             try:
-                self.compiled[key] = load_ruleset(path)
+                resolved = Registry().resolve_file(path)
+                self.compiled[key] = self._compile(resolved, key)
             except RulesetError as exc:
                 self.errors[key] = "the ruleset does not check:\n" + _indent(exc.render() or str(exc))
                 raise _Broken(self.errors[key]) from None
@@ -104,6 +112,31 @@ class _Runner:
                 self.errors[key] = f"the ruleset cannot be loaded: {exc}"
                 raise _Broken(self.errors[key]) from None
         return self.compiled[key]
+
+    def _compile(self, resolved: Any, key: str) -> Any:
+        from dataclasses import replace
+
+        from dsl.api import compile_checked
+        from dsl.checker import check
+        from dsl.errors import render
+
+        full = resolved.ruleset
+        bare = replace(full, items=tuple(i for i in full.items if not isinstance(i, n.Test)))
+        compiled = compile_checked(bare, source=resolved.text, path=key, sources=resolved.sources)
+        checked = check(full, source=resolved.text, tests=resolved.tests, sources=resolved.sources)
+        for test in checked.tests:
+            if test.span.file != key:
+                continue
+            self.rewritten[(key, test.span.line)] = test
+            errors = [
+                d
+                for d in checked.errors
+                if d.span.file == key and test.span.line <= d.span.line <= test.span.end_line
+            ]
+            if errors:
+                text = "\n".join(render(d, resolved.text) for d in errors)
+                self.problems[(key, test.span.line)] = "the test does not check:\n" + _indent(text)
+        return compiled
 
     def target(self, test: n.Test, own: Path | None) -> Path:
         if test.target is None:
@@ -168,9 +201,11 @@ def _run_one(runner: _Runner, test: n.Test, path: Path, own: Path | None, source
         compiled = runner.load(target)
     except _Broken as exc:
         return TestOutcome(str(path), line, test.label, ((line, str(exc)),))
+    problem = runner.problems.get((str(path), line))
+    if problem is not None:
+        return TestOutcome(str(path), line, test.label, ((line, problem),))
     # The checker rewrote the tests of the ruleset's own file (bare enum values resolved).
-    checked = {(t.label, t.span.line): t for t in compiled.checked.tests if t.span.file == str(path)}
-    test = checked.get((test.label, line), test)
+    test = runner.rewritten.get((str(path), line), test)
     return run_test(compiled, test, source, str(path))
 
 

@@ -133,3 +133,19 @@ def test_no_tests(tmp_path: Path) -> None:
     """A folder without tests reports zero of each and a note."""
     report = run_tests(tmp_path)
     assert ["no tests found under " + str(tmp_path), "0 passed, 0 failed"] == list(report.lines())
+
+
+def test_a_broken_test_fails_alone(tmp_path: Path) -> None:
+    """A test the checker rejects (a missing given input) fails; the file's other tests still run."""
+    (tmp_path / "r.rules").write_text(
+        'ruleset r version "1" {\n  input x: int\n  input y: int\n'
+        '  group g "G" max 100 { criterion c "C" = x + y }\n'
+        '  test "ok" {\n    given { x = 1 y = 2 }\n    expect score == 3\n  }\n'
+        '  test "no y" {\n    given { x = 1 }\n    expect score == 1\n  }\n}\n',
+        encoding="utf-8",
+    )
+    report = run_tests(tmp_path)
+    outcomes = {o.label: o for o in report.outcomes}
+    assert outcomes["ok"].passed
+    assert "the test does not check" in outcomes["no y"].failures[0][1]
+    assert "'y'" in outcomes["no y"].failures[0][1]
