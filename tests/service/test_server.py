@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
@@ -193,34 +194,28 @@ def test_one_json_event_per_call_without_submission_contents(folder: Path) -> No
     assert ("x-request-id", "req-42") in [(m.key, m.value) for m in call.trailing_metadata()]
 
 
-def test_console_log_format_is_for_people(folder: Path) -> None:
-    """--log-format console writes readable lines, not JSON."""
-    proc, port = _start(folder, "--log-format", "console")
-    try:
-        _wait_serving(port, proc)
-        code, err = _stop(proc)
-    finally:
-        _kill(proc)
-    assert 0 == code
-    first = next(line for line in err.splitlines() if INSECURE_WARNING not in line)
-    assert "serving" in first
-    assert not first.startswith("{")
-
-
-def test_environment_configures_the_server(folder: Path) -> None:
-    """THIDUA_ADDRESS and THIDUA_RULESETS are used when no flag is given."""
+def test_environment_configures_the_server_and_console_logs_are_for_people(folder: Path) -> None:
+    """THIDUA_ADDRESS, THIDUA_RULESETS and THIDUA_LOG_FORMAT=console apply when no flag is given."""
     port = free_port()
-    env = {**os.environ, "THIDUA_ADDRESS": f"127.0.0.1:{port}", "THIDUA_RULESETS": str(folder)}
+    env = {
+        **os.environ,
+        "THIDUA_ADDRESS": f"127.0.0.1:{port}",
+        "THIDUA_RULESETS": str(folder),
+        "THIDUA_LOG_FORMAT": "console",
+    }
     proc = subprocess.Popen(
         [*SERVE, INSECURE], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
     )
     try:
         channel = _wait_serving(port, proc)
         assert "2.50" == evaluation_pb2_grpc.EvaluationServiceStub(channel).Score(_divz(4)).result.score
-        code, _err = _stop(proc)
+        code, err = _stop(proc)
     finally:
         _kill(proc)
     assert 0 == code
+    line = next(line for line in err.splitlines() if "serving" in line)
+    assert "[info" in line
+    assert not line.startswith("{")
 
 
 def test_two_workers_share_one_port_and_stop_together(folder: Path) -> None:
@@ -247,35 +242,42 @@ def test_two_workers_share_one_port_and_stop_together(folder: Path) -> None:
     assert {f"127.0.0.1:{port}"} == {e["address"] for e in events if e["event"] == "serving"}
 
 
+@pytest.fixture
+def serve_main(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """`thidua serve`'s entry point run in this process, its global log set-up left alone."""
+    from service import logging as service_logging
+    from service.commands import serve
+
+    monkeypatch.setattr(service_logging, "configure", lambda *args, **kwargs: None)
+    return serve.main
+
+
 @pytest.mark.parametrize(
     ("argv", "words"),
     [
         (("--workers", "0"), "workers must be at least 1"),
         (("--rulesets", "/nonexistent/rulesets"), "does not exist"),
         (("--address", "127.0.0.1:99999"), "65535"),
+        (("--log-format", "xml"), "json, console"),
     ],
 )
-def test_bad_configuration_exits_2_with_one_line(argv: tuple[str, ...], words: str) -> None:
+def test_bad_configuration_exits_2_with_one_line(
+    serve_main: Any, capsys: pytest.CaptureFixture[str], argv: tuple[str, ...], words: str
+) -> None:
     """A bad flag is one line on stderr and exit status 2, no traceback."""
-    result = subprocess.run(
-        [*THIDUA, "serve", *argv], capture_output=True, text=True, timeout=60, check=False
-    )
-    assert 2 == result.returncode
-    assert words in result.stderr
-    assert "Traceback" not in result.stderr
+    assert 2 == serve_main([*argv, INSECURE])
+    err = capsys.readouterr().err
+    assert words in err
+    assert 1 == len(err.strip().splitlines())
 
 
-def test_a_port_in_use_is_a_clear_error(folder: Path) -> None:
+def test_a_port_in_use_is_a_clear_error(
+    folder: Path, serve_main: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Starting on a port another server holds fails with one line, exit 2."""
     with serving(folder) as running:
         port = running.running.port
-        result = subprocess.run(
-            [*THIDUA, "serve", "--address", f"127.0.0.1:{port}", "--rulesets", str(folder), INSECURE],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-    assert 2 == result.returncode
-    assert "cannot listen" in result.stderr
-    assert "Traceback" not in result.stderr
+        assert 2 == serve_main(["--address", f"127.0.0.1:{port}", "--rulesets", str(folder), INSECURE])
+    err = capsys.readouterr().err
+    assert "cannot listen" in err
+    assert "Traceback" not in err
