@@ -189,6 +189,20 @@ class _Ranker:
         others = [tuple(u.values.get(x) for x in names) for u in result.units if u.unit != unit]
         return cls(names, [k.descending for k in keys], others)
 
+    def describe(self, values: Mapping[str, Any]) -> str:
+        """``ranked 4 of 6 (score 90.40); first: score 102.88, votes_for 10`` — for a failed rank condition."""
+        mine = ", ".join(f"{k} {show_value(values.get(k))}" for k in self.names)
+        best = self.others[0] if self.others else None
+        for other in self.others[1:]:
+            for a, b, desc in zip(other, best or (), self.descending, strict=False):
+                if a == b:
+                    continue
+                if (a > b) == desc:
+                    best = other
+                break
+        first = ", ".join(f"{k} {show_value(v)}" for k, v in zip(self.names, best or (), strict=False))
+        return f"ranked {self.rank(values)} of {self.size} ({mine}); the best of the others: {first}"
+
     def rank(self, values: Mapping[str, Any]) -> int | None:
         """Competition rank: one more than the units strictly ahead on the keys."""
         mine = tuple(values.get(x) for x in self.names)
@@ -410,6 +424,8 @@ def what_it_takes(
     for i, c in enumerate(conditions):
         passed = now.passed[i]
         shown, gap = _sides(compiled, c, now)
+        if not gap and ranker is not None and passed is False and _has_bloc_word(c.expr):
+            gap = ranker.describe(now.values)
         if passed is True:
             answers.append(ConditionAnswer(c.text, c.reason, True, now=shown))
             continue

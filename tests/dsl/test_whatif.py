@@ -100,6 +100,10 @@ def test_in_bloc_title_needs_an_earlier_award_then_rank(khoi3: Any, case: Case) 
     assert True is answer.in_bloc
     found = _changes(answer, "quyet_thang")
     assert D(25) == found["advanced_members"][1]
+    rank = next(c for c in answer.conditions if c.text == "rank == 1")
+    assert rank.gap.startswith(
+        "ranked 2 of 6 (score 98.83, votes_for 9); the best of the others: score 102.88"
+    )
     assert True is answer.combined_reaches
     assert "advanced_members" in {c.input for c in answer.combined}
 
