@@ -397,9 +397,11 @@ def what_it_takes(
     searcher = AxisSearch(probe, case)
     # Conditions that do not need the rest of the bloc are searched on the unit alone (with the
     # bloc's aggregates): a unit scores in a fraction of the time a whole bloc is decided.
-    ranker = _Ranker.of(compiled, case, unit) if case is not None else None
+    ranker = _Ranker.of(compiled, case, unit) if case is not None and not compiled.plan.aggregates else None
     local = whole = searcher
-    if case is not None:
+    # With bloc aggregates a unit's inputs move the whole bloc's values: only deciding the
+    # whole bloc again is right, so the shortcuts below are for rulesets without them.
+    if case is not None and not compiled.plan.aggregates:
         alone = _Probe(compiled, target, conditions, unit, None, searcher.bloc_aggs, ranker)
         local = searcher.with_probe(alone)
         if target.kind == "title":

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from dsl.api import compile_ruleset, load_ruleset
 from dsl.case import Case, parse_case, read_json
-from dsl.errors import InputError
+from dsl.errors import EvaluationError, InputError
 from dsl.whatif import resolve_target, what_it_takes
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -186,3 +186,34 @@ def test_every_exact_change_is_sound_and_minimal(khoi3: Any, case: Case, unit: s
                 assert False is nearer.titles[title].requires[i].passed, (c.text, ch)
                 checked += 1
     assert checked > 0
+
+
+AGGREGATE = """ruleset aggr version "1" {
+  input tasks: int >= 0
+  group work "Work" max 10 {
+    criterion share "Share" max 10 = if bloc_max(tasks) > 0 then 10 * tasks / bloc_max(tasks) else 0
+  }
+  title top "Top" { require rank == 1 "first"  quota 1 }
+}
+"""
+
+
+def test_bloc_aggregates_are_decided_with_the_whole_bloc() -> None:
+    """With bloc_max, 8 tasks only ties the leader (tied, not awarded); 9 takes the title — a search, said so."""
+    rs = compile_ruleset(AGGREGATE, "aggr.rules")
+    case = parse_case(
+        {
+            "members": ["a", "b", "c"],
+            "submissions": [
+                {"unit": "a", "inputs": {"tasks": 4}},
+                {"unit": "b", "inputs": {"tasks": 8}},
+                {"unit": "c", "inputs": {"tasks": 2}},
+            ],
+        }
+    )
+    t = resolve_target(rs, title="top", level=None)
+    answer = what_it_takes(rs, {"tasks": 4}, t, unit="a", case=case)
+    assert [("tasks", D(9), "search")] == [(c.input, c.after, c.method) for c in answer.single]
+    assert any("bloc aggregates" in note for note in answer.notes)
+    with pytest.raises(EvaluationError):
+        what_it_takes(rs, {"tasks": 4}, t, unit="a")
