@@ -164,11 +164,15 @@ def simulate(
     invariants: Sequence[Invariant] = (),
     *,
     seed: int | None = None,
+    given: Sequence[Case] = (),
 ) -> Simulation:
     """Roll the rotation forward ``years`` periods from the case and check ``invariants``.
 
-    ``seed`` None repeats the case's results every period; an integer deals
-    them out again each period by a shuffle seeded with it (deterministic).
+    ``given`` are later periods' cases, in order: period 2 is decided on the
+    results of ``given[0]``'s submissions, and so on (their members must be
+    the case's). After them, ``seed`` None repeats the case's results every
+    period; an integer deals them out again each period by a shuffle seeded
+    with it (deterministic).
     """
     from dsl.bloc import evaluate_bloc
 
@@ -179,14 +183,14 @@ def simulate(
         raise EvaluationError("the ruleset declares no rotation to simulate")
     if case.current.leader is None or case.current.deputy is None:
         raise InputError([FieldViolation("current", "the simulation needs the current leader and deputy")])
-    decided = evaluate_bloc(compiled, case)
-    real = _Results(
-        ranking=tuple(u.unit or "" for u in decided.units),
-        ranks={u.unit or "": u.rank or 0 for u in decided.units},
-        scores={u.unit or "": u.score for u in decided.units},
-        levels={u.unit or "": u.level for u in decided.units},
-        awarded={name: frozenset(a.awarded) for name, a in decided.titles.items()},
-    )
+    real = _results(evaluate_bloc(compiled, case))
+    later: list[_Results] = []
+    for i, other in enumerate(given):
+        if set(other.members) != set(case.members):
+            raise InputError(
+                [FieldViolation(f"given[{i}].members", "a later period's case must have the same members")]
+            )
+        later.append(_results(evaluate_bloc(compiled, other)))
     rng = random.Random(seed) if seed is not None else None
     source = compiled.sources.get(rotation.span.file) or (
         compiled.source if rotation.span.file in (compiled.path, "<string>") else None
@@ -198,7 +202,12 @@ def simulate(
     periods: list[Period] = []
     stopped = ""
     for year in range(years):
-        results = real if year == 0 or rng is None else _deal(real, case.members, rng)
+        if year == 0:
+            results = real
+        elif year - 1 < len(later):
+            results = later[year - 1]
+        else:
+            results = real if rng is None else _deal(real, case.members, rng)
         ctx = RotationContext(
             members=case.members,
             ranking=results.ranking,
@@ -231,8 +240,20 @@ def simulate(
         label = following
     timeline = [start, *periods]
     checks = tuple(_check(inv, timeline, case.members) for inv in invariants)
-    return Simulation(
-        start, tuple(periods), checks, "repeated" if seed is None else f"generated (seed {seed})", stopped
+    how = "repeated" if seed is None else f"generated (seed {seed})"
+    if given:
+        how = f"given for {len(given)} period(s), then {how}"
+    return Simulation(start, tuple(periods), checks, how, stopped)
+
+
+def _results(decided: Any) -> _Results:
+    """What rotation needs of a decided bloc (`dsl.results.BlocResult`)."""
+    return _Results(
+        ranking=tuple(u.unit or "" for u in decided.units),
+        ranks={u.unit or "": u.rank or 0 for u in decided.units},
+        scores={u.unit or "": u.score for u in decided.units},
+        levels={u.unit or "": u.level for u in decided.units},
+        awarded={name: frozenset(a.awarded) for name, a in decided.titles.items()},
     )
 
 

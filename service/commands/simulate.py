@@ -47,6 +47,13 @@ def register(subparsers: Any) -> None:
         help="no-repeat-leader:N | no-repeat-deputy:N | every-member-leads-per-cycle | "
         "deputy-becomes-leader (repeatable)",
     )
+    p.add_argument(
+        "--then",
+        nargs="+",
+        default=[],
+        metavar="CASE",
+        help="later periods' cases, in order: their submissions give those periods' results",
+    )
     p.add_argument("--seed", type=int, default=None, help="generate later periods' results from this seed")
     p.add_argument("--format", choices=("table", "json"), default="table", help="output format")
     p.add_argument(
@@ -76,8 +83,14 @@ def run(args: argparse.Namespace) -> int:
         case, violations = check_case(read_json(text, args.case))
         if violations:
             raise InputError(violations, what="case")
+        given = []
+        for path in args.then:
+            later, problems = check_case(read_json(Path(path).read_text(encoding="utf-8"), path))
+            if problems:
+                raise InputError(problems, what=f"case {path}")
+            given.append(later)
         compiled = load(args.ruleset, args.rulesets_dir)
-        result = simulate(compiled, case, args.years, invariants, seed=args.seed)
+        result = simulate(compiled, case, args.years, invariants, seed=args.seed, given=given)
     except RulesetError as exc:
         print(exc.render() or str(exc), file=sys.stderr)
         return EXIT_BROKEN

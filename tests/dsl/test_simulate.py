@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -113,3 +114,19 @@ def test_years_are_bounded(khoi3: Any, case: Case) -> None:
     """Zero years (or absurdly many) is an input error, not an empty or endless run."""
     with pytest.raises(InputError):
         simulate(khoi3, case, 0)
+
+
+def test_given_later_results_decide_their_period(khoi3: Any, case: Case) -> None:
+    """A later period's case (thanh_tra with the best figures) decides that period: it becomes deputy."""
+    best = case.submission("tham_muu")
+    assert best is not None
+    later = replace(
+        case,
+        submissions=tuple(
+            replace(s, inputs=best.inputs) if s.unit == "thanh_tra" else s for s in case.submissions
+        ),
+    )
+    sim = simulate(khoi3, case, 3, given=[later])
+    assert ["hau_can", "tham_muu"] == [p.leader for p in sim.periods[:2]]
+    assert "thanh_tra" == sim.periods[1].deputy
+    assert sim.results.startswith("given for 1 period(s), then repeated")
