@@ -65,6 +65,8 @@ class ServerConfig:
     database_url: str | None = None
     auth: AuthSettings | None = None
     tls: TlsSettings | None = None
+    #: Record every answered evaluation in the database (SPEC §4), when there is one.
+    record_evaluations: bool = True
 
     @property
     def host(self) -> str:
@@ -129,6 +131,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--insecure-no-auth",
         action="store_true",
         help="DEVELOPMENT ONLY: accept calls without a bearer token (logs a loud warning); no env variable",
+    )
+    parser.add_argument(
+        "--no-record-evaluations",
+        dest="no_record_evaluations",
+        action="store_true",
+        help="do not store every answered evaluation in the database (e.g. for benchmarks); "
+        "env THIDUA_RECORD_EVALUATIONS=0",
     )
 
 
@@ -203,7 +212,12 @@ def build_config(
         tls = tls_settings(raw.get("tls_cert"), raw.get("tls_key"), raw.get("tls_client_ca"), environ={})
     except ThiduaError as exc:
         raise ConfigError(exc.message) from None
+    record_env = env.get("THIDUA_RECORD_EVALUATIONS", "1").strip().lower()
+    if record_env not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
+        raise ConfigError(f"THIDUA_RECORD_EVALUATIONS must be 1 or 0, got {record_env!r}")
+    record = record_env in ("1", "true", "yes", "on") and not getattr(args, "no_record_evaluations", False)
     return ServerConfig(
+        record_evaluations=record,
         database_url=raw.get("database_url") or default_url(),
         auth=auth,
         tls=tls,

@@ -29,6 +29,8 @@ from grpc_reflection.v1alpha import reflection
 from dsl.errors import ThiduaError
 from service.auth import AuthConfigError, interceptors_for
 from service.config import ConfigError, ServerConfig
+from service.db import Store
+from service.db.recorder import EvaluationRecorder
 from service.gen.thidua.v1 import (
     blocs_pb2,
     blocs_pb2_grpc,
@@ -59,6 +61,8 @@ class Running:
     server: grpc.Server
     health: health.HealthServicer
     port: int
+    #: Writes answered evaluations to the database; flushed by `_stop` (None: no database).
+    recorder: EvaluationRecorder | None = None
 
 
 def build_server(
@@ -84,8 +88,11 @@ def build_server(
     source = RulesetSource(config.rulesets, config.limits, config.cache_size)
     # The database (service.db.Store) also serves blocs, submissions, history and rotation commits.
     bloc_store = publisher if isinstance(publisher, BlocStore) else None
+    recorder = None
+    if isinstance(publisher, Store) and config.record_evaluations:
+        recorder = EvaluationRecorder(publisher, log=structlog.get_logger("thidua.db"))
     evaluation_pb2_grpc.add_EvaluationServiceServicer_to_server(
-        EvaluationServicer(source, bloc_store), server
+        EvaluationServicer(source, bloc_store, recorder), server
     )
     rulesets_pb2_grpc.add_RulesetServiceServicer_to_server(RulesetServicer(source, publisher), server)
     blocs_pb2_grpc.add_BlocServiceServicer_to_server(BlocServicer(bloc_store, config.limits), server)
@@ -104,7 +111,7 @@ def build_server(
     server.start()
     for name in ("", *SERVICES):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    return Running(server, health_servicer, port)
+    return Running(server, health_servicer, port, recorder)
 
 
 def _redacted(url: str | None) -> str | None:
@@ -129,6 +136,8 @@ def _stop(running: Running, grace: float) -> None:
     # Health first, so that load balancers stop sending before the port closes.
     running.health.enter_graceful_shutdown()
     running.server.stop(grace).wait()
+    if running.recorder is not None:
+        running.recorder.close()
 
 
 def serve_one(config: ServerConfig, *, publisher: Publisher | None = None, reuse_port: bool = False) -> int:

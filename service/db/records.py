@@ -121,6 +121,23 @@ class StoredEvaluation:
 
 
 @dataclass(frozen=True, slots=True)
+class NewEvaluation:
+    """An evaluation to record in a batch (`Store.record_evaluations`): ``ruleset`` is (name, version, sha256).
+
+    ``request`` and ``result`` are JSON-like documents, or objects with a
+    ``to_json()`` method (engine results), converted when written.
+    """
+
+    kind: str
+    ruleset: tuple[str, str, str]
+    request: Any
+    result: Any
+    bloc: str | None = None
+    period: str | None = None
+    author: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class EvaluationWrite:
     """The outcome of recording an evaluation: ``created`` is False for a retried write."""
 

@@ -23,6 +23,7 @@ from service.convert import (
     ruleset_pb,
     unit_result_pb,
 )
+from service.db.records import NewEvaluation
 from service.errors import ServiceError, guarded, item_error, prefixed
 from service.gen.thidua.v1 import evaluation_pb2 as ev
 from service.gen.thidua.v1 import evaluation_pb2_grpc as ev_grpc
@@ -31,6 +32,7 @@ from service.servicers.common import RulesetSource
 from service.servicers.rotation_commit import commit_rotation
 
 if TYPE_CHECKING:
+    from service.db.recorder import EvaluationRecorder
     from service.servicers.blocs import BlocStore
 
 if TYPE_CHECKING:
@@ -41,10 +43,31 @@ if TYPE_CHECKING:
 class EvaluationServicer(ev_grpc.EvaluationServiceServicer):
     """Scores submissions and decides blocs; stateless apart from the compiled-ruleset cache."""
 
-    def __init__(self, source: RulesetSource, store: BlocStore | None = None) -> None:
+    def __init__(
+        self,
+        source: RulesetSource,
+        store: BlocStore | None = None,
+        recorder: EvaluationRecorder | None = None,
+    ) -> None:
         self.source = source
         # The database, for ComputeRotation's `commit` (service.servicers.rotation_commit).
         self.store = store
+        # Every answered evaluation is recorded through this, off the request path (service.db.recorder).
+        self.recorder = recorder
+
+    def _record(
+        self, kind: str, compiled: CompiledRuleset, request: dict[str, Any], result: Any, case: Any = None
+    ) -> None:
+        if self.recorder is None:
+            return
+        identity = (compiled.name, compiled.version, compiled.sha256)
+        document = {
+            "ruleset": {"name": identity[0], "version": identity[1], "sha256": identity[2]},
+            **request,
+        }
+        bloc = getattr(case, "bloc", "") or None
+        period = getattr(case, "period", "") or None
+        self.recorder.record(NewEvaluation(kind, identity, document, result, bloc=bloc, period=period))
 
     # ------------------------------------------------------------ scoring
     def _score(self, compiled: CompiledRuleset, request: ev.ScoreRequest) -> ev.ScoreResponse:
@@ -53,6 +76,7 @@ class EvaluationServicer(ev_grpc.EvaluationServiceServicer):
             result = compiled.score(inputs, unit=request.unit or None, explain=request.explain)
         except InputError as exc:
             raise prefixed(exc, "inputs.") from None
+        self._record("score", compiled, {"unit": request.unit, "inputs": inputs}, result)
         return ev.ScoreResponse(
             ruleset=ruleset_pb(compiled.ref),
             result=unit_result_pb(result, explain=request.explain, sections=criterion_sections(compiled)),
@@ -88,16 +112,19 @@ class EvaluationServicer(ev_grpc.EvaluationServiceServicer):
 
     # ------------------------------------------------------------ blocs
     def _decide(
-        self, ruleset: Any, bloc_case: ev.BlocCase, *, explain: bool
+        self, ruleset: Any, bloc_case: ev.BlocCase, *, explain: bool, record: str | None = None
     ) -> tuple[CompiledRuleset, BlocResult]:
         from dsl.bloc import evaluate_bloc
 
         compiled = self.source.compiled(ruleset)
         mapping = case_to_mapping(bloc_case, self.source.limits)
         try:
-            return compiled, evaluate_bloc(compiled, mapping, explain=explain)
+            decided = evaluate_bloc(compiled, mapping, explain=explain)
         except InputError as exc:
             raise prefixed(exc, "bloc_case.") from None
+        if record is not None:
+            self._record(record, compiled, {"case": mapping}, decided, bloc_case)
+        return compiled, decided
 
     @guarded
     def CheckEligibility(
@@ -116,6 +143,7 @@ class EvaluationServicer(ev_grpc.EvaluationServiceServicer):
                 result = compiled.score(inputs, unit=submission.unit or None, explain=True)
             except InputError as exc:
                 raise prefixed(exc, "bloc_case.submissions[0].inputs.") from None
+            self._record("eligibility", compiled, {"unit": submission.unit, "inputs": inputs}, result, case)
             return ev.CheckEligibilityResponse(
                 ruleset=ruleset_pb(compiled.ref),
                 bloc=case.bloc,
@@ -130,7 +158,7 @@ class EvaluationServicer(ev_grpc.EvaluationServiceServicer):
                 ],
             )
         # Requirement results come with the explanation; CheckEligibility always returns them.
-        compiled, decided = self._decide(request.ruleset, case, explain=True)
+        compiled, decided = self._decide(request.ruleset, case, explain=True, record="bloc")
         return eligibility_pb(decided, explain=request.explain, sections=criterion_sections(compiled))
 
     @guarded
@@ -143,6 +171,10 @@ class EvaluationServicer(ev_grpc.EvaluationServiceServicer):
                 grpc.StatusCode.FAILED_PRECONDITION,
                 f"ruleset {compiled.name}@{compiled.version} has no rotation rules",
             )
+        if not request.commit and self.recorder is not None:
+            # A commit records its own evaluation (with an idempotency key); a plain call is recorded here.
+            mapping = case_to_mapping(request.bloc_case, self.source.limits)
+            self._record("rotation", compiled, {"case": mapping}, decided.rotation, request.bloc_case)
         response = rotation_pb(decided.rotation, compiled.ref)
         if request.commit:
             commit_rotation(self.store, request, compiled, decided.rotation, self.source.limits, response)

@@ -29,6 +29,7 @@ from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel
 
 from service.db import Store
+from tests.service.tcp_proxy import TcpProxy
 
 DEFAULT_TEST_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 BACKENDS = ("sqlite", "postgresql")
@@ -148,3 +149,17 @@ def store(request: pytest.FixtureRequest, migrated_postgres_url: str | None) -> 
         yield opened
     finally:
         opened.close()
+
+
+@pytest.fixture
+def proxied_postgres(postgres_url: str) -> Iterator[tuple[str, TcpProxy]]:
+    """A migrated PostgreSQL schema reached through a proxy the test can cut."""
+    url = make_url(postgres_url)
+    proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432)
+    setup = Store(postgres_url)
+    setup.migrate()
+    setup.close()
+    try:
+        yield url.set(port=proxy.port).render_as_string(hide_password=False), proxy
+    finally:
+        proxy.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
@@ -15,7 +16,7 @@ from service.db import Store
 from service.gen.thidua.v1 import blocs_pb2 as bl
 from service.gen.thidua.v1 import blocs_pb2_grpc
 from service.gen.thidua.v1 import values_pb2 as vals
-from service.server import build_server
+from service.server import Running, _stop, build_server
 from tests.service.grpc_helpers import make_rulesets
 
 MEMBERS = ["hau_can", "tham_muu", "ubkt"]
@@ -27,10 +28,10 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_rulesets(tmp_path_factory.mktemp("rulesets"))
 
 
-def _serve(folder: Path, store: object | None, **options: object) -> tuple[grpc.Server, grpc.Channel]:
-    config = ServerConfig(address="127.0.0.1:0", rulesets=folder, **options)  # type: ignore[arg-type]
-    running = build_server(config, publisher=store)  # type: ignore[arg-type]
-    return running.server, grpc.insecure_channel(f"127.0.0.1:{running.port}")
+def _serve(folder: Path, store: Store | None, **options: Any) -> tuple[Running, grpc.Channel]:
+    config = ServerConfig(address="127.0.0.1:0", rulesets=folder, **options)
+    running = build_server(config, publisher=store)
+    return running, grpc.insecure_channel(f"127.0.0.1:{running.port}")
 
 
 @pytest.fixture
@@ -39,7 +40,7 @@ def stub(folder: Path, store: Store) -> Iterator[blocs_pb2_grpc.BlocServiceStub]
     server, channel = _serve(folder, store)
     yield blocs_pb2_grpc.BlocServiceStub(channel)
     channel.close()
-    server.stop(0).wait()
+    _stop(server, 0)
 
 
 def _code(call: object, *args: object, **kwargs: object) -> grpc.StatusCode:
@@ -167,7 +168,7 @@ def test_without_a_database_calls_fail_precondition(folder: Path) -> None:
         )
     finally:
         channel.close()
-        server.stop(0).wait()
+        _stop(server, 0)
 
 
 def test_unreachable_database_is_unavailable(folder: Path) -> None:
@@ -184,7 +185,7 @@ def test_unreachable_database_is_unavailable(folder: Path) -> None:
         )
     finally:
         channel.close()
-        server.stop(0).wait()
+        _stop(server, 0)
         down.close()
 
 
@@ -214,5 +215,5 @@ def test_writes_need_an_editor(folder: Path, sqlite_url: str) -> None:
         assert grpc.StatusCode.OK == _code(stub.PutBloc, put, metadata=metadata_for("e-token"), timeout=10)
     finally:
         channel.close()
-        server.stop(0).wait()
+        _stop(server, 0)
         store.close()

@@ -2,101 +2,23 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import multiprocessing
 import os
 import signal
 import socket
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from service.db import Store, UnavailableError
+from tests.service.tcp_proxy import TcpProxy
 
 RESOLVED = 'ruleset khoi3 version "2023.1" {\n  description "x"\n}\n'
 SHA = hashlib.sha256(RESOLVED.encode()).hexdigest()
-
-
-class TcpProxy:
-    """A loopback TCP forwarder that can be cut and restored: a database going away and coming back."""
-
-    def __init__(self, target_host: str, target_port: int) -> None:
-        self.target = (target_host, target_port)
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.port: int = self._listener.getsockname()[1]
-        self._open: list[socket.socket] = []
-        self._lock = threading.Lock()
-        self.up = True
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self._listener.accept()
-            except OSError:
-                return
-            if not self.up:
-                client.close()
-                continue
-            try:
-                upstream = socket.create_connection(self.target, timeout=5)
-            except OSError:
-                client.close()
-                continue
-            upstream.settimeout(None)
-            with self._lock:
-                self._open += [client, upstream]
-            threading.Thread(target=self._pipe, args=(client, upstream), daemon=True).start()
-            threading.Thread(target=self._pipe, args=(upstream, client), daemon=True).start()
-
-    @staticmethod
-    def _pipe(source: socket.socket, sink: socket.socket) -> None:
-        try:
-            while data := source.recv(65536):
-                sink.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (source, sink):
-                with contextlib.suppress(OSError):
-                    s.shutdown(socket.SHUT_RDWR)
-
-    def cut(self) -> None:
-        """Refuse new connections and break the open ones."""
-        self.up = False
-        with self._lock:
-            for s in self._open:
-                with contextlib.suppress(OSError):
-                    s.shutdown(socket.SHUT_RDWR)
-                s.close()
-            self._open.clear()
-
-    def restore(self) -> None:
-        self.up = True
-
-    def close(self) -> None:
-        self.cut()
-        self._listener.close()
-
-
-@pytest.fixture
-def proxied_postgres(postgres_url: str) -> Iterator[tuple[str, TcpProxy]]:
-    """A migrated PostgreSQL schema reached through a proxy the test can cut."""
-    url = make_url(postgres_url)
-    proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432)
-    setup = Store(postgres_url)
-    setup.migrate()
-    setup.close()
-    try:
-        yield url.set(port=proxy.port).render_as_string(hide_password=False), proxy
-    finally:
-        proxy.close()
 
 
 def test_unreachable_postgresql_raises_unavailable_for_reads_and_writes() -> None:

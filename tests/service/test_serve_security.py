@@ -19,7 +19,7 @@ from service.gen.thidua.v1 import evaluation_pb2 as ev
 from service.gen.thidua.v1 import evaluation_pb2_grpc, rulesets_pb2_grpc
 from service.gen.thidua.v1 import rulesets_pb2 as rs
 from service.gen.thidua.v1 import values_pb2 as vals
-from service.server import build_server
+from service.server import _stop, build_server
 from service.tls import TlsSettings, channel_credentials
 from tests.service.grpc_helpers import DATA, free_port, make_rulesets
 from tests.service.tls_certs import issue, make_authority
@@ -58,7 +58,7 @@ def secured(folder: Path, database_url: str) -> Iterator[tuple[grpc.Channel, Sto
     channel = grpc.insecure_channel(f"127.0.0.1:{running.port}")
     yield channel, store
     channel.close()
-    running.server.stop(0).wait()
+    _stop(running, 0)
     store.close()
 
 
@@ -121,7 +121,7 @@ def test_tls_and_tokens_together(folder: Path, tmp_path: Path) -> None:
             reply = stub.Score(_score_request(), metadata=metadata_for(READER_TOKEN), timeout=10)
             assert "2.50" == reply.result.score
     finally:
-        running.server.stop(0).wait()
+        _stop(running, 0)
 
 
 def test_build_config_reads_security_settings(tmp_path: Path) -> None:
