@@ -621,6 +621,8 @@ def _emit_validation(g: _Gen, b: int) -> None:
     g.emit(b, "_present = 0")
     g.emit(b, "try:")
     b += 1
+    if not plan.inputs:
+        g.emit(b, "pass")  # a ruleset without inputs: the try block still needs a statement
     for i in plan.inputs:
         g.info = LineInfo(f"input '{i.name}'", i.span)
         var = mod.var(i.name)
