@@ -34,6 +34,7 @@ from collections import Counter, deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from itertools import chain, islice
 from multiprocessing.pool import AsyncResult
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -492,6 +493,13 @@ def compare_corpus(
     if jobs <= 1 or "fork" not in multiprocessing.get_all_start_methods():
         yield from map(comparer.compare_text, cases)
         return
+    items = iter(cases)
+    first = list(islice(items, chunksize))
+    if len(first) < chunksize:
+        # Fewer cases than one chunk: starting workers would cost more than the work.
+        yield from map(comparer.compare_text, first)
+        return
+    cases = chain(first, items)
     _WORKER = comparer
     # Objects that exist before the fork (the compiled rulesets, the parser) are moved out
     # of the collector's reach: otherwise each worker's garbage collections touch them and

@@ -45,12 +45,12 @@ def test_json_over_a_jsonl_corpus_with_two_jobs(capsys: pytest.CaptureFixture[st
     """A .jsonl corpus is diffed by two workers; the JSON lists each case in input order."""
     line = json.dumps(json.loads(CASE.read_text("utf-8")), ensure_ascii=False)
     corpus = tmp_path / "corpus.jsonl"
-    corpus.write_text("\n".join([line] * 5) + "\n", "utf-8")
+    corpus.write_text("\n".join([line] * 40) + "\n", "utf-8")  # more than one chunk: workers start
     code, out, _ = run(capsys, "khoi3@2023.1", "khoi3@latest", str(corpus), "--format", "json", "--jobs", "2")
     assert 0 == code
     data = json.loads(out)
-    assert [f"{corpus}:{i}" for i in range(1, 6)] == [c["case"] for c in data["cases"]]
-    assert 30 == data["summary"]["units_changed"]
+    assert [f"{corpus}:{i}" for i in range(1, 41)] == [c["case"] for c in data["cases"]]
+    assert 240 == data["summary"]["units_changed"]
 
 
 def test_markdown(capsys: pytest.CaptureFixture[str]) -> None:
