@@ -212,6 +212,8 @@ _INPUT: list[_Aspect[n.Input]] = [
     _Aspect("constraint", lambda i: constraint_text(i.constraint)),
     _Aspect("default", lambda i: _opt_expr(i.default)),
     _Aspect("label", lambda i: i.label),
+    # `more/less is better` (issue 9): a new direction changes what the monotonicity lint checks.
+    _Aspect("better", lambda i: f"{i.better} is better" if i.better else None),
 ]
 _LET: list[_Aspect[n.Let]] = [_Aspect("expr", lambda x: format_expr(x.expr))]
 _GROUP: list[_Aspect[n.Group]] = [

@@ -99,3 +99,15 @@ def test_direction_on_a_bool_is_pointless() -> None:
     text = 'ruleset b version "1" { input v: bool less is better  group g "G" max 1 { criterion c "C" max 1 = if v then 0 else 1 } }'
     (warning,) = lint(compile_ruleset(text, "b.rules").checked)
     assert "only number and date inputs have a direction" in warning.message
+
+
+def test_structural_diff_reports_a_new_direction() -> None:
+    """Adding `more is better` to an input shows as a changed input in the version diff."""
+    from dsl.diff import structural_diff
+
+    old = parse('ruleset r version "1" { input x: int >= 0 "X" }', "a").ruleset
+    new = parse('ruleset r version "2" { input x: int >= 0 more is better "X" }', "b").ruleset
+    assert old is not None and new is not None
+    (change,) = structural_diff(old, new).changes
+    assert ("input", "x", "changed") == (change.kind, change.name, change.status)
+    assert [("better", None, "more is better")] == [(f.field, f.old, f.new) for f in change.fields]
