@@ -25,6 +25,7 @@ from __future__ import annotations
 import decimal
 import hashlib
 import linecache
+import re
 import threading
 import types
 from collections.abc import Callable
@@ -36,6 +37,8 @@ from dsl import inputs
 from dsl import nodes as n
 from dsl import runtime as rt
 from dsl.errors import Diagnostic, EvaluationError, RulesetError
+
+_NUMBERED = re.compile(r"u[0-9]+")
 
 #: Above this length an expression is stored in a temporary, which keeps Python's
 #: parser far from its nesting limit on long sums.
@@ -364,8 +367,11 @@ class _Module:
     def _suffix(self, name: str) -> str:
         s = self.names.get(name)
         if s is None:
-            # Python NFKC-normalizes identifiers, so only plain ASCII names are kept readable.
-            s = name if name.isascii() and name.isidentifier() else f"u{len(self.names)}"
+            # Python NFKC-normalizes identifiers, so only plain ASCII names are kept readable;
+            # the others are numbered `u<n>`, and so is an ASCII name of that shape, which keeps
+            # the mapping one-to-one.
+            readable = name.isascii() and name.isidentifier() and not _NUMBERED.fullmatch(name)
+            s = name if readable else f"u{len(self.names)}"
             self.names[name] = s
         return s
 

@@ -312,3 +312,12 @@ def test_zero_divided_by_zero_is_division_by_zero() -> None:
         with pytest.raises(EvaluationError) as info:
             rs.score({"a": 0}, reference=reference)
         assert ("division by zero", "criterion 'c'") == (info.value.message, info.value.where)
+
+
+def test_numbered_and_vietnamese_names_do_not_collide() -> None:
+    """ASCII names shaped like the numbering of non-ASCII names stay distinct variables."""
+    rs = small(
+        "  input điểm: int\n  input u0: int\n  input u1: int\n  input u2: int\n"
+        '  group g "G" max 1000 { criterion c "C" = điểm * 100 + u0 * 10 + u1 + u2 * 0 }'
+    )
+    assert Decimal(123) == rs.score({"điểm": 1, "u0": 2, "u1": 3, "u2": 4}).score
