@@ -36,6 +36,8 @@ from service.gen.thidua.v1 import (
     blocs_pb2_grpc,
     evaluation_pb2,
     evaluation_pb2_grpc,
+    insight_pb2,
+    insight_pb2_grpc,
     rulesets_pb2,
     rulesets_pb2_grpc,
 )
@@ -43,6 +45,7 @@ from service.logging import CallLogInterceptor
 from service.servicers.blocs import BlocServicer, BlocStore
 from service.servicers.common import RulesetSource
 from service.servicers.evaluation import EvaluationServicer
+from service.servicers.insight import InsightServicer
 from service.servicers.rulesets import Publisher, RulesetServicer
 from service.tls import TlsConfigError, add_port
 
@@ -51,7 +54,8 @@ log = structlog.get_logger("thidua.service")
 EVALUATION_SERVICE = evaluation_pb2.DESCRIPTOR.services_by_name["EvaluationService"].full_name
 RULESET_SERVICE = rulesets_pb2.DESCRIPTOR.services_by_name["RulesetService"].full_name
 BLOC_SERVICE = blocs_pb2.DESCRIPTOR.services_by_name["BlocService"].full_name
-SERVICES = (EVALUATION_SERVICE, RULESET_SERVICE, BLOC_SERVICE)
+INSIGHT_SERVICE = insight_pb2.DESCRIPTOR.services_by_name["InsightService"].full_name
+SERVICES = (EVALUATION_SERVICE, RULESET_SERVICE, BLOC_SERVICE, INSIGHT_SERVICE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +100,7 @@ def build_server(
     )
     rulesets_pb2_grpc.add_RulesetServiceServicer_to_server(RulesetServicer(source, publisher), server)
     blocs_pb2_grpc.add_BlocServiceServicer_to_server(BlocServicer(bloc_store, config.limits), server)
+    insight_pb2_grpc.add_InsightServiceServicer_to_server(InsightServicer(source), server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection((*SERVICES, health.SERVICE_NAME, reflection.SERVICE_NAME), server)

@@ -78,3 +78,21 @@ def test_unknown_title_is_invalid_argument(stub: ins_grpc.InsightServiceStub, ca
         stub.WhatIf(request)
     assert grpc.StatusCode.INVALID_ARGUMENT == info.value.code()
     assert "did you mean 'co_bca'?" in (info.value.details() or "")
+
+
+def test_the_server_serves_whatif(tmp_path: Path, case: dict[str, Any]) -> None:
+    """The real server registers InsightService: health SERVING and a WhatIf answer."""
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    from tests.service.grpc_helpers import serving
+
+    with serving(make_rulesets(tmp_path / "rulesets")) as client:
+        health = health_pb2_grpc.HealthStub(client.channel)
+        status = health.Check(health_pb2.HealthCheckRequest(service="thidua.v1.InsightService")).status
+        assert health_pb2.HealthCheckResponse.SERVING == status
+        stub = ins_grpc.InsightServiceStub(client.channel)
+        request = ins.WhatIfRequest(
+            ruleset=KHOI3, unit="tham_muu", bloc_case=case_from_json(case), title="co_bca"
+        )
+        answer = stub.WhatIf(request)
+        assert (True, "awarded") == (answer.reached, answer.status)
