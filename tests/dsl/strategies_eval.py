@@ -12,6 +12,7 @@ whose requirements use earlier titles and ``rank``.
 from __future__ import annotations
 
 import functools
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -191,6 +192,30 @@ def rulesets(draw: st.DrawFn, max_depth: int = 2, bloc: bool = False) -> tuple[s
         titles.append(f"t{ti}")
     lines.append("}")
     return "\n".join(lines) + "\n", draw(submissions())
+
+
+#: Names a ruleset may legally use that would be dangerous or clash if pasted into Python.
+HOSTILE = {
+    "n0": ("__import__", "điểm_số", "self"),
+    "n1": ("os", "u0", "_x"),
+    "d0": ("exec", "hệ_số", "__class__"),
+    "flag": ("None_", "đạt", "sys"),
+}
+
+
+@st.composite
+def renamed(draw: st.DrawFn, case: st.SearchStrategy[tuple[str, Any]]) -> tuple[str, Any]:
+    """``case`` with some inputs renamed to hostile or Vietnamese names (text and submissions)."""
+    text, subs = draw(case)
+    for old, choices in HOSTILE.items():
+        if draw(st.booleans()):
+            new = draw(st.sampled_from(choices))
+            text = re.sub(rf"\b{old}\b", new, text)
+            if isinstance(subs, list):
+                subs = [{(new if k == old else k): v for k, v in sub.items()} for sub in subs]
+            else:
+                subs = {(new if k == old else k): v for k, v in subs.items()}
+    return text, subs
 
 
 @st.composite

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from dsl import runtime as rt
 from dsl.api import compile_ruleset
 from dsl.errors import EvaluationError, RulesetError
-from tests.dsl.strategies_eval import blocs, rulesets
+from tests.dsl.strategies_eval import blocs, renamed, rulesets
 
 
 def _outcome(rs: Any, inputs: dict[str, Any], reference: bool) -> Any:
@@ -21,7 +21,7 @@ def _outcome(rs: Any, inputs: dict[str, Any], reference: bool) -> Any:
 
 
 @settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(rulesets())
+@given(renamed(rulesets()))
 def test_compiled_and_interpreted_agree(case: tuple[str, dict[str, Any]]) -> None:
     """Same result, explanation and values, or the same EvaluationError, for any well-typed ruleset."""
     text, inputs = case
@@ -50,7 +50,7 @@ def test_validated_inputs_score_the_same(case: tuple[str, dict[str, Any]]) -> No
 
 
 @settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(blocs())
+@given(renamed(blocs()))
 def test_bloc_aggregates_agree(case: tuple[str, list[dict[str, Any]]]) -> None:
     """Bloc aggregate terms and every unit's result agree between compiled code and interpreter."""
     text, subs = case
