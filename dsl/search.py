@@ -225,6 +225,7 @@ class AxisSearch:
         return Change(name, self._label(name), x0, after, method)
 
     def step_of(self, name: str, x0: Any) -> Decimal:
+        """The input's grid: 1 for int and date (a day), else the ruleset's places or the value's own."""
         decl = self.inputs[name]
         if isinstance(x0, dt.date) or (isinstance(decl.type, n.SimpleType) and decl.type.name == "int"):
             return rt.ONE
@@ -233,6 +234,7 @@ class AxisSearch:
         return rt.quantum(places)
 
     def at(self, base: Mapping[str, Any], name: str, x: Decimal) -> dict[str, Any]:
+        """``base`` with input ``name`` at axis position ``x`` (a day number for dates)."""
         out = dict(base)
         if isinstance(base[name], dt.date):
             out[name] = dt.date.fromordinal(int(x)) if 1 <= x <= dt.date.max.toordinal() else str(x)
