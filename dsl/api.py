@@ -12,8 +12,6 @@ pure function of its input and safe to call from many threads at once.
 
 from __future__ import annotations
 
-import hashlib
-import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +22,7 @@ from dsl import runtime as rt
 from dsl.checker import CheckedRuleset, check, require_ok
 from dsl.compiler import CompiledEvaluator, compile_plan
 from dsl.errors import ERROR, Diagnostic, EvaluationError, RulesetError
+from dsl.identity import ruleset_sha256 as identity_sha256
 from dsl.inputs import Validator, simple_bound
 from dsl.interpreter import MapEnv, UnitInterpreter, evaluate, rt_status
 from dsl.parser import parse
@@ -55,17 +54,14 @@ __all__ = [
 
 
 def ruleset_sha256(ruleset: n.Ruleset, source: str) -> str:
-    """The identity of a ruleset in every result (the one place it is computed).
+    """The identity of a ruleset in every result (the one place the evaluator computes it).
 
     ``ruleset`` must be the resolved ruleset as parsed (before checking):
     `dsl.identity` hashes its canonical text, so layout, comments and tests
-    do not change it.
+    do not change it. ``source`` is kept for callers that hash text.
     """
-    try:
-        from dsl.identity import ruleset_sha256 as canonical
-    except ImportError:  # until dsl.identity lands: the NFC source text
-        return hashlib.sha256(unicodedata.normalize("NFC", source).encode("utf-8")).hexdigest()
-    return canonical(ruleset)
+    del source  # the canonical form does not depend on the layout
+    return identity_sha256(ruleset)
 
 
 @dataclass(frozen=True, eq=False)
