@@ -92,10 +92,14 @@ class EvaluationRecorder:
                     with self._lock:
                         self.dropped += len(batch)
                     if self._log is not None:
-                        self._log.error("evaluations not recorded at shutdown", dropped=len(batch), error=exc.message)
+                        self._log.error(
+                            "evaluations not recorded at shutdown", dropped=len(batch), error=exc.message
+                        )
                     return
                 if self._log is not None:
-                    self._log.warning("recording evaluations: database unavailable, retrying", error=exc.message)
+                    self._log.warning(
+                        "recording evaluations: database unavailable, retrying", error=exc.message
+                    )
                 self._closed.wait(RETRY_S)
                 give_up = self._closed.is_set()
                 continue

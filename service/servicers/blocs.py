@@ -23,6 +23,7 @@ from service.db.records import (
     HoldersWrite,
     NewSubmission,
     StoredBloc,
+    StoredCase,
     StoredSubmission,
     SubmissionWrite,
 )
@@ -32,14 +33,14 @@ from service.gen.thidua.v1 import blocs_pb2_grpc as bl_grpc
 from service.gen.thidua.v1 import evaluation_pb2 as ev
 
 STAGE_NAMES: dict[int, str] = {
-    bl.STAGE_SELF: "self",
-    bl.STAGE_REVIEWED: "reviewed",
-    bl.STAGE_APPROVED: "approved",
+    ev.STAGE_SELF: "self",
+    ev.STAGE_REVIEWED: "reviewed",
+    ev.STAGE_APPROVED: "approved",
 }
-STAGE_VALUES: dict[str, bl.Stage.ValueType] = {
-    "self": bl.STAGE_SELF,
-    "reviewed": bl.STAGE_REVIEWED,
-    "approved": bl.STAGE_APPROVED,
+STAGE_VALUES: dict[str, ev.Stage.ValueType] = {
+    "self": ev.STAGE_SELF,
+    "reviewed": ev.STAGE_REVIEWED,
+    "approved": ev.STAGE_APPROVED,
 }
 
 
@@ -70,6 +71,8 @@ class BlocStore(Protocol):
         author: str = "",
     ) -> HoldersWrite: ...
 
+    def bloc_case(self, bloc: str, period: str, ruleset: str, *, stage: str | None = None) -> StoredCase: ...
+
     def record_evaluation(
         self,
         kind: str,
@@ -89,7 +92,7 @@ def _when(moment: datetime | None) -> str:
 
 
 def _stage_name(stage: int, field: str) -> str | None:
-    if stage == bl.STAGE_UNSPECIFIED:
+    if stage == ev.STAGE_UNSPECIFIED:
         return None
     if stage not in STAGE_NAMES:
         raise InputError([FieldViolation(field, f"unknown stage {stage}")], what="request")

@@ -30,6 +30,7 @@ from service.gen.thidua.v1 import evaluation_pb2_grpc as ev_grpc
 from service.logging import note_item
 from service.servicers.common import RulesetSource
 from service.servicers.rotation_commit import commit_rotation
+from service.servicers.stored_cases import case_for
 
 if TYPE_CHECKING:
     from service.db.recorder import EvaluationRecorder
@@ -130,7 +131,8 @@ class EvaluationServicer(ev_grpc.EvaluationServiceServicer):
     def CheckEligibility(
         self, request: ev.CheckEligibilityRequest, context: grpc.ServicerContext
     ) -> ev.CheckEligibilityResponse:
-        case = request.bloc_case
+        stored = request.stored_case if request.HasField("stored_case") else None
+        case, used = case_for(self.store, request.bloc_case, stored)
         if not case.members and len(case.submissions) == 1:
             # SPEC §1.6: a title checked for a single unit reports eligibility only.
             compiled = self.source.compiled(request.ruleset)
@@ -148,6 +150,7 @@ class EvaluationServicer(ev_grpc.EvaluationServiceServicer):
                 ruleset=ruleset_pb(compiled.ref),
                 bloc=case.bloc,
                 period=case.period,
+                submissions_used=used,
                 units=[
                     unit_result_pb(
                         result,
@@ -159,13 +162,17 @@ class EvaluationServicer(ev_grpc.EvaluationServiceServicer):
             )
         # Requirement results come with the explanation; CheckEligibility always returns them.
         compiled, decided = self._decide(request.ruleset, case, explain=True, record="bloc")
-        return eligibility_pb(decided, explain=request.explain, sections=criterion_sections(compiled))
+        response = eligibility_pb(decided, explain=request.explain, sections=criterion_sections(compiled))
+        response.submissions_used.extend(used)
+        return response
 
     @guarded
     def ComputeRotation(
         self, request: ev.ComputeRotationRequest, context: grpc.ServicerContext
     ) -> ev.ComputeRotationResponse:
-        compiled, decided = self._decide(request.ruleset, request.bloc_case, explain=False)
+        stored = request.stored_case if request.HasField("stored_case") else None
+        case, used = case_for(self.store, request.bloc_case, stored)
+        compiled, decided = self._decide(request.ruleset, case, explain=False)
         if decided.rotation is None:
             raise ServiceError(
                 grpc.StatusCode.FAILED_PRECONDITION,
@@ -173,9 +180,12 @@ class EvaluationServicer(ev_grpc.EvaluationServiceServicer):
             )
         if not request.commit and self.recorder is not None:
             # A commit records its own evaluation (with an idempotency key); a plain call is recorded here.
-            mapping = case_to_mapping(request.bloc_case, self.source.limits)
-            self._record("rotation", compiled, {"case": mapping}, decided.rotation, request.bloc_case)
+            mapping = case_to_mapping(case, self.source.limits)
+            self._record("rotation", compiled, {"case": mapping}, decided.rotation, case)
         response = rotation_pb(decided.rotation, compiled.ref)
+        response.submissions_used.extend(used)
         if request.commit:
-            commit_rotation(self.store, request, compiled, decided.rotation, self.source.limits, response)
+            commit_rotation(
+                self.store, request, case, compiled, decided.rotation, self.source.limits, response
+            )
         return response

@@ -36,6 +36,7 @@ def next_period(period: str) -> str | None:
 def commit_rotation(
     store: BlocStore | None,
     request: ev.ComputeRotationRequest,
+    case: ev.BlocCase,
     compiled: CompiledRuleset,
     rotation: RotationResult,
     limits: Limits,
@@ -47,7 +48,6 @@ def commit_rotation(
             grpc.StatusCode.FAILED_PRECONDITION,
             "commit needs a database; this server runs without one",
         )
-    case = request.bloc_case
     problems: list[FieldViolation] = []
     if not case.bloc:
         problems.append(FieldViolation("bloc_case.bloc", "required to commit the holders"))

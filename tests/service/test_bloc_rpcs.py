@@ -15,6 +15,7 @@ from service.config import ServerConfig
 from service.db import Store
 from service.gen.thidua.v1 import blocs_pb2 as bl
 from service.gen.thidua.v1 import blocs_pb2_grpc
+from service.gen.thidua.v1 import evaluation_pb2 as ev
 from service.gen.thidua.v1 import values_pb2 as vals
 from service.server import Running, _stop, build_server
 from tests.service.grpc_helpers import make_rulesets
@@ -83,25 +84,25 @@ def test_store_and_list_submissions_by_stage(stub: blocs_pb2_grpc.BlocServiceStu
         author="clerk",
         submissions=[
             bl.SubmissionInput(unit="ubkt", inputs=_inputs(20, "0.70"), idempotency_key="ubkt-self"),
-            bl.SubmissionInput(unit="ubkt", inputs=_inputs(21, "0.75"), stage=bl.STAGE_REVIEWED),
+            bl.SubmissionInput(unit="ubkt", inputs=_inputs(21, "0.75"), stage=ev.STAGE_REVIEWED),
             bl.SubmissionInput(unit="hau_can", inputs=_inputs(30, "0.5")),
         ],
     )
     writes = stub.StoreSubmissions(request, timeout=10).writes
     assert [True, True, True] == [w.created for w in writes]
     assert [("self", 1), ("reviewed", 1), ("self", 1)] == [
-        (bl.Stage.Name(w.submission.stage).removeprefix("STAGE_").lower(), w.submission.revision)
+        (ev.Stage.Name(w.submission.stage).removeprefix("STAGE_").lower(), w.submission.revision)
         for w in writes
     ]
     latest = stub.ListSubmissions(
         bl.ListSubmissionsRequest(bloc="khoi3", period="2023"), timeout=10
     ).submissions
-    assert [("hau_can", bl.STAGE_SELF, "0.5"), ("ubkt", bl.STAGE_REVIEWED, "0.75")] == [
+    assert [("hau_can", ev.STAGE_SELF, "0.5"), ("ubkt", ev.STAGE_REVIEWED, "0.75")] == [
         (s.unit, s.stage, s.inputs["rate"].decimal) for s in latest
     ]
     assert "warning" == latest[0].inputs["discipline"].list.values[0].record.fields["form"].text
     selfs = stub.ListSubmissions(
-        bl.ListSubmissionsRequest(bloc="khoi3", period="2023", stage=bl.STAGE_SELF), timeout=10
+        bl.ListSubmissionsRequest(bloc="khoi3", period="2023", stage=ev.STAGE_SELF), timeout=10
     ).submissions
     assert [("hau_can", 30), ("ubkt", 20)] == [(s.unit, s.inputs["members"].integer) for s in selfs]
     retry = bl.StoreSubmissionsRequest(

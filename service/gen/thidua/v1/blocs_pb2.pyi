@@ -9,7 +9,6 @@ from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf.internal import containers as _containers
-from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from service.gen.thidua.v1 import evaluation_pb2 as _evaluation_pb2
 from service.gen.thidua.v1 import values_pb2 as _values_pb2
 import builtins as _builtins
@@ -22,34 +21,6 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
-
-class _Stage:
-    ValueType = _typing.NewType("ValueType", _builtins.int)
-    V: _TypeAlias = ValueType  # noqa: Y015
-
-class _StageEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Stage.ValueType], _builtins.type):
-    DESCRIPTOR: _descriptor.EnumDescriptor
-    STAGE_UNSPECIFIED: _Stage.ValueType  # 0
-    """In a request: self (when storing) or "each unit's latest" (when listing)."""
-    STAGE_SELF: _Stage.ValueType  # 1
-    """Self-assessed by the unit (tự chấm)."""
-    STAGE_REVIEWED: _Stage.ValueType  # 2
-    """Reviewed by the bloc (khối chấm)."""
-    STAGE_APPROVED: _Stage.ValueType  # 3
-    """Approved (điểm duyệt)."""
-
-class Stage(_Stage, metaclass=_StageEnumTypeWrapper):
-    """The scoring stage of a submission (DOMAIN.md: tự chấm → khối chấm → điểm duyệt)."""
-
-STAGE_UNSPECIFIED: Stage.ValueType  # 0
-"""In a request: self (when storing) or "each unit's latest" (when listing)."""
-STAGE_SELF: Stage.ValueType  # 1
-"""Self-assessed by the unit (tự chấm)."""
-STAGE_REVIEWED: Stage.ValueType  # 2
-"""Reviewed by the bloc (khối chấm)."""
-STAGE_APPROVED: Stage.ValueType  # 3
-"""Approved (điểm duyệt)."""
-Global___Stage: _TypeAlias = Stage  # noqa: Y015
 
 @_typing.final
 class Bloc(_message.Message):
@@ -226,7 +197,7 @@ class SubmissionInput(_message.Message):
     IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
     unit: _builtins.str
     """The unit (a member of the bloc)."""
-    stage: Global___Stage.ValueType
+    stage: _evaluation_pb2.Stage.ValueType
     """The stage (unspecified = self)."""
     idempotency_key: _builtins.str
     """Optional: repeating a write with the same key returns the first write;
@@ -241,7 +212,7 @@ class SubmissionInput(_message.Message):
         *,
         unit: _builtins.str = ...,
         inputs: _abc.Mapping[_builtins.str, _values_pb2.Value] | None = ...,
-        stage: Global___Stage.ValueType = ...,
+        stage: _evaluation_pb2.Stage.ValueType = ...,
         idempotency_key: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
@@ -330,7 +301,7 @@ class StoredSubmission(_message.Message):
     """The unit."""
     period: _builtins.str
     """The period."""
-    stage: Global___Stage.ValueType
+    stage: _evaluation_pb2.Stage.ValueType
     """The stage."""
     revision: _builtins.int
     """1 for the first write of this unit, period and stage; then 2, 3, …"""
@@ -350,7 +321,7 @@ class StoredSubmission(_message.Message):
         id: _builtins.int = ...,
         unit: _builtins.str = ...,
         period: _builtins.str = ...,
-        stage: Global___Stage.ValueType = ...,
+        stage: _evaluation_pb2.Stage.ValueType = ...,
         revision: _builtins.int = ...,
         inputs: _abc.Mapping[_builtins.str, _values_pb2.Value] | None = ...,
         sha256: _builtins.str = ...,
@@ -430,14 +401,14 @@ class ListSubmissionsRequest(_message.Message):
     """The bloc's identifier."""
     period: _builtins.str
     """The period."""
-    stage: Global___Stage.ValueType
+    stage: _evaluation_pb2.Stage.ValueType
     """Unspecified: each unit's latest stage; else only this stage."""
     def __init__(
         self,
         *,
         bloc: _builtins.str = ...,
         period: _builtins.str = ...,
-        stage: Global___Stage.ValueType = ...,
+        stage: _evaluation_pb2.Stage.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...

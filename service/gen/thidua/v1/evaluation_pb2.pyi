@@ -64,6 +64,34 @@ awarded, the bloc votes.
 """
 Global___TitleStatus: _TypeAlias = TitleStatus  # noqa: Y015
 
+class _Stage:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _StageEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Stage.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    STAGE_UNSPECIFIED: _Stage.ValueType  # 0
+    """In a request: self (when storing) or "each unit's latest" (when listing)."""
+    STAGE_SELF: _Stage.ValueType  # 1
+    """Self-assessed by the unit (tự chấm)."""
+    STAGE_REVIEWED: _Stage.ValueType  # 2
+    """Reviewed by the bloc (khối chấm)."""
+    STAGE_APPROVED: _Stage.ValueType  # 3
+    """Approved (điểm duyệt)."""
+
+class Stage(_Stage, metaclass=_StageEnumTypeWrapper):
+    """The scoring stage of a submission (DOMAIN.md: tự chấm → khối chấm → điểm duyệt)."""
+
+STAGE_UNSPECIFIED: Stage.ValueType  # 0
+"""In a request: self (when storing) or "each unit's latest" (when listing)."""
+STAGE_SELF: Stage.ValueType  # 1
+"""Self-assessed by the unit (tự chấm)."""
+STAGE_REVIEWED: Stage.ValueType  # 2
+"""Reviewed by the bloc (khối chấm)."""
+STAGE_APPROVED: Stage.ValueType  # 3
+"""Approved (điểm duyệt)."""
+Global___Stage: _TypeAlias = Stage  # noqa: Y015
+
 @_typing.final
 class ScoreRequest(_message.Message):
     """One unit's submission to score."""
@@ -707,6 +735,7 @@ class CheckEligibilityRequest(_message.Message):
     RULESET_FIELD_NUMBER: _builtins.int
     BLOC_CASE_FIELD_NUMBER: _builtins.int
     EXPLAIN_FIELD_NUMBER: _builtins.int
+    STORED_CASE_FIELD_NUMBER: _builtins.int
     explain: _builtins.bool
     """Also return criteria/group/level explanations per unit."""
     @_builtins.property
@@ -717,16 +746,25 @@ class CheckEligibilityRequest(_message.Message):
     def bloc_case(self) -> Global___BlocCase:
         """The bloc's case."""
 
+    @_builtins.property
+    def stored_case(self) -> Global___StoredCaseRef:
+        """Instead of `bloc_case`: decide the bloc from the database — its members,
+        the holders committed for the period, earlier periods' holders, and each
+        unit's stored submission (latest stage unless one is named). The response
+        lists which submission of each unit was used.
+        """
+
     def __init__(
         self,
         *,
         ruleset: _values_pb2.RulesetRef | None = ...,
         bloc_case: Global___BlocCase | None = ...,
         explain: _builtins.bool = ...,
+        stored_case: Global___StoredCaseRef | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["bloc_case", b"bloc_case", "ruleset", b"ruleset"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["bloc_case", b"bloc_case", "ruleset", b"ruleset", "stored_case", b"stored_case"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bloc_case", b"bloc_case", "explain", b"explain", "ruleset", b"ruleset"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bloc_case", b"bloc_case", "explain", b"explain", "ruleset", b"ruleset", "stored_case", b"stored_case"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -743,6 +781,7 @@ class CheckEligibilityResponse(_message.Message):
     PERIOD_FIELD_NUMBER: _builtins.int
     UNITS_FIELD_NUMBER: _builtins.int
     TITLES_FIELD_NUMBER: _builtins.int
+    SUBMISSIONS_USED_FIELD_NUMBER: _builtins.int
     bloc: _builtins.str
     """The bloc, echoed."""
     period: _builtins.str
@@ -763,6 +802,10 @@ class CheckEligibilityResponse(_message.Message):
         over the quota. Empty for a unit checked alone.
         """
 
+    @_builtins.property
+    def submissions_used(self) -> _containers.RepeatedCompositeFieldContainer[Global___SubmissionUsed]:
+        """With `stored_case`: the stored submission used for each unit."""
+
     def __init__(
         self,
         *,
@@ -771,10 +814,11 @@ class CheckEligibilityResponse(_message.Message):
         period: _builtins.str = ...,
         units: _abc.Iterable[Global___UnitResult] | None = ...,
         titles: _abc.Iterable[Global___TitleAward] | None = ...,
+        submissions_used: _abc.Iterable[Global___SubmissionUsed] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["ruleset", b"ruleset"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bloc", b"bloc", "period", b"period", "ruleset", b"ruleset", "titles", b"titles", "units", b"units"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bloc", b"bloc", "period", b"period", "ruleset", b"ruleset", "submissions_used", b"submissions_used", "titles", b"titles", "units", b"units"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -840,6 +884,7 @@ class ComputeRotationRequest(_message.Message):
     BLOC_CASE_FIELD_NUMBER: _builtins.int
     COMMIT_FIELD_NUMBER: _builtins.int
     COMMIT_PERIOD_FIELD_NUMBER: _builtins.int
+    STORED_CASE_FIELD_NUMBER: _builtins.int
     commit: _builtins.bool
     """Also record the decided leader and deputy as the holders of
     `commit_period` in the database (BlocService.GetHistory shows them), with
@@ -861,6 +906,12 @@ class ComputeRotationRequest(_message.Message):
         submissions).
         """
 
+    @_builtins.property
+    def stored_case(self) -> Global___StoredCaseRef:
+        """Instead of `bloc_case`: the stored bloc and submissions (see
+        CheckEligibilityRequest.stored_case).
+        """
+
     def __init__(
         self,
         *,
@@ -868,10 +919,11 @@ class ComputeRotationRequest(_message.Message):
         bloc_case: Global___BlocCase | None = ...,
         commit: _builtins.bool = ...,
         commit_period: _builtins.str = ...,
+        stored_case: Global___StoredCaseRef | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["bloc_case", b"bloc_case", "ruleset", b"ruleset"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["bloc_case", b"bloc_case", "ruleset", b"ruleset", "stored_case", b"stored_case"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bloc_case", b"bloc_case", "commit", b"commit", "commit_period", b"commit_period", "ruleset", b"ruleset"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bloc_case", b"bloc_case", "commit", b"commit", "commit_period", b"commit_period", "ruleset", b"ruleset", "stored_case", b"stored_case"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -889,6 +941,7 @@ class ComputeRotationResponse(_message.Message):
     COMMITTED_PERIOD_FIELD_NUMBER: _builtins.int
     COMMITTED_FIELD_NUMBER: _builtins.int
     EVALUATION_ID_FIELD_NUMBER: _builtins.int
+    SUBMISSIONS_USED_FIELD_NUMBER: _builtins.int
     committed_period: _builtins.str
     """With `commit`: the period the holders were recorded for."""
     committed: _builtins.bool
@@ -907,6 +960,10 @@ class ComputeRotationResponse(_message.Message):
     def deputy(self) -> Global___RoleDecision:
         """The deputy (never the leader)."""
 
+    @_builtins.property
+    def submissions_used(self) -> _containers.RepeatedCompositeFieldContainer[Global___SubmissionUsed]:
+        """With `stored_case`: the stored submission used for each unit."""
+
     def __init__(
         self,
         *,
@@ -916,14 +973,81 @@ class ComputeRotationResponse(_message.Message):
         committed_period: _builtins.str = ...,
         committed: _builtins.bool = ...,
         evaluation_id: _builtins.int = ...,
+        submissions_used: _abc.Iterable[Global___SubmissionUsed] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["deputy", b"deputy", "leader", b"leader", "ruleset", b"ruleset"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["committed", b"committed", "committed_period", b"committed_period", "deputy", b"deputy", "evaluation_id", b"evaluation_id", "leader", b"leader", "ruleset", b"ruleset"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["committed", b"committed", "committed_period", b"committed_period", "deputy", b"deputy", "evaluation_id", b"evaluation_id", "leader", b"leader", "ruleset", b"ruleset", "submissions_used", b"submissions_used"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ComputeRotationResponse: _TypeAlias = ComputeRotationResponse  # noqa: Y015
+
+@_typing.final
+class StoredCaseRef(_message.Message):
+    """A bloc and period whose stored data make the case (needs the database)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BLOC_FIELD_NUMBER: _builtins.int
+    PERIOD_FIELD_NUMBER: _builtins.int
+    STAGE_FIELD_NUMBER: _builtins.int
+    bloc: _builtins.str
+    """The stored bloc."""
+    period: _builtins.str
+    """The period decided."""
+    stage: Global___Stage.ValueType
+    """Unspecified: each unit's latest stage; else only this stage (units
+    without it are left out of the case).
+    """
+    def __init__(
+        self,
+        *,
+        bloc: _builtins.str = ...,
+        period: _builtins.str = ...,
+        stage: Global___Stage.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bloc", b"bloc", "period", b"period", "stage", b"stage"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StoredCaseRef: _TypeAlias = StoredCaseRef  # noqa: Y015
+
+@_typing.final
+class SubmissionUsed(_message.Message):
+    """Which stored submission a decision used for one unit."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    UNIT_FIELD_NUMBER: _builtins.int
+    STAGE_FIELD_NUMBER: _builtins.int
+    REVISION_FIELD_NUMBER: _builtins.int
+    SUBMISSION_ID_FIELD_NUMBER: _builtins.int
+    unit: _builtins.str
+    """The unit."""
+    stage: Global___Stage.ValueType
+    """Its stage."""
+    revision: _builtins.int
+    """Its revision within the stage (1 = first write)."""
+    submission_id: _builtins.int
+    """The stored submission's identifier."""
+    def __init__(
+        self,
+        *,
+        unit: _builtins.str = ...,
+        stage: Global___Stage.ValueType = ...,
+        revision: _builtins.int = ...,
+        submission_id: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["revision", b"revision", "stage", b"stage", "submission_id", b"submission_id", "unit", b"unit"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SubmissionUsed: _TypeAlias = SubmissionUsed  # noqa: Y015
 
 @_typing.final
 class RoleDecision(_message.Message):
