@@ -1,6 +1,7 @@
 """``thidua show RULESET [--resolved] [--format text|json]``: a ruleset as written, or resolved flat.
 
-This module owns the command. RULESET is a file or a registry reference
+This module owns the command (and ``thidua show --list``, every version in
+the registry with its identity). RULESET is a file or a registry reference
 (``NAME@VERSION``, ``NAME@latest``, ``NAME`` with ``--as-of``). Without
 ``--resolved`` the file is printed as written; with it, the ``extends`` chain
 is resolved and the flat ruleset printed in canonical layout, headed by
@@ -64,7 +65,12 @@ def register(subparsers: Any) -> None:
         description="Print a ruleset from a file or the registry. With --resolved, the extends "
         "chain is resolved into one flat ruleset in canonical layout, headed by its SHA-256.",
     )
-    p.add_argument("ruleset", metavar="RULESET", help="a .rules file, NAME@VERSION, NAME@latest or NAME")
+    p.add_argument(
+        "ruleset", metavar="RULESET", nargs="?", help="a .rules file, NAME@VERSION, NAME@latest or NAME"
+    )
+    p.add_argument(
+        "--list", action="store_true", help="list every version in the registry (identity, period, parent)"
+    )
     p.add_argument("--resolved", action="store_true", help="resolve `extends` and print the flat ruleset")
     p.add_argument("--format", choices=("text", "json"), default="text", help="output format")
     add_registry_options(p)
@@ -79,10 +85,58 @@ def resolved_text(resolved: Any) -> str:
     return text
 
 
+def list_registry(args: argparse.Namespace) -> int:
+    """``--list``: one line (or JSON object) per version; broken files listed with their error."""
+    from dsl.registry import Registry
+
+    registry = Registry(args.rulesets)
+    entries = registry.list()
+    if args.format == "json":
+        out = [
+            {
+                "name": e.name,
+                "version": e.version,
+                "path": e.path,
+                "sha256": e.sha256,
+                "effective": {"from": e.effective[0].isoformat(), "to": e.effective[1].isoformat()}
+                if e.effective
+                else None,
+                "extends": e.parent,
+                "description": e.description,
+                "error": e.error,
+            }
+            for e in entries
+        ]
+        json.dump(out, sys.stdout, ensure_ascii=False, indent=2)
+        sys.stdout.write("\n")
+        return EXIT_OK
+    if not entries:
+        print(f"no rulesets in {registry.root}", file=sys.stderr)
+        return EXIT_OK
+    rows = [("ruleset", "effective", "extends", "sha256")]
+    for e in entries:
+        period = f"{e.effective[0]} to {e.effective[1]}" if e.effective else "–"
+        rows.append(
+            (f"{e.name}@{e.version}", period, e.parent or "–", (e.sha256 or "")[:12] or f"error: {e.error}")
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    for r in rows:
+        sys.stdout.write(
+            "  ".join(c.ljust(w) for c, w in zip(r[:3], widths, strict=True)) + "  " + r[3] + "\n"
+        )
+    return EXIT_OK
+
+
 def run(args: argparse.Namespace) -> int:
     """The handler: returns the exit status."""
     from dsl.identity import ruleset_sha256
     from dsl.registry import load_resolved_arg
+
+    if args.list:
+        return list_registry(args)
+    if args.ruleset is None:
+        print("thidua show: give a RULESET, or --list", file=sys.stderr)
+        return EXIT_USAGE
 
     try:
         resolved = load_resolved_arg(args.ruleset, rulesets_dir=args.rulesets, as_of=args.as_of)

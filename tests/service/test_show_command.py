@@ -63,3 +63,26 @@ def test_errors(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert "cannot find parent ruleset nope 1" in err
     with pytest.raises(SystemExit):
         run(capsys, "khoi3", "--as-of", "yesterday")
+
+
+def test_list(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """--list shows every version with its period, parent and identity; broken files with their error."""
+    code, out, _ = run(capsys, "--list")
+    assert 0 == code
+    lines = out.splitlines()
+    assert lines[0].startswith("ruleset")
+    assert lines[2].startswith("khoi3@2024.1  2024-01-01 to 2024-12-31  khoi3@2023.1  ")
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / "1.rules").write_text("ruleset x {", "utf-8")
+    code = cli.main(["show", "--list", "--format", "json", "--rulesets", str(tmp_path)])
+    (entry,) = json.loads(capsys.readouterr()[0])
+    assert 0 == code
+    assert ("x", "1", None) == (entry["name"], entry["version"], entry["sha256"])
+    assert entry["error"]
+
+
+def test_ruleset_or_list_is_required(capsys: pytest.CaptureFixture[str]) -> None:
+    """Without a RULESET or --list the command says what it needs, exit 2."""
+    code, _, err = run(capsys)
+    assert 2 == code
+    assert "give a RULESET, or --list" in err
