@@ -151,7 +151,8 @@ def test_sigterm_finishes_the_call_in_flight_and_exits_zero(folder: Path) -> Non
                 refused = exc.code()
             finally:
                 other.close()
-        assert grpc.StatusCode.UNAVAILABLE == refused
+        # gRPC refuses a new call either before (UNAVAILABLE) or right after accepting it (CANCELLED).
+        assert refused in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED)
         outbox.put(_divz(2))  # the call in flight still gets answers
         assert "5.00" == next(responses).result.score
         outbox.put(None)
