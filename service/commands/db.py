@@ -4,7 +4,10 @@
   service also does this on start);
 - ``thidua db current`` prints the schema revision the database is at;
 - ``thidua db import [--rulesets DIR]`` publishes the folder's rulesets that
-  the database does not hold yet (what the service does on start).
+  the database does not hold yet (what the service does on start);
+- ``thidua db verify [ID…]`` re-runs recorded evaluations with the stored
+  ruleset their SHA-256 names and says whether each result is the same
+  (exit 1 if any differs).
 
 ``--database-url`` (else ``THIDUA_DATABASE_URL``, else ``sqlite:///var/thidua.db``)
 picks the database. Errors are one line on stderr, exit status 2.
@@ -36,6 +39,13 @@ def register(subparsers: Any) -> None:
     current = actions.add_parser("current", help="print the schema revision of the database")
     current.add_argument("--database-url", metavar="URL", help=url_help)
     current.set_defaults(func=run_current)
+
+    check = actions.add_parser(
+        "verify", help="re-run recorded evaluations with the ruleset their SHA-256 names and compare"
+    )
+    check.add_argument("--database-url", metavar="URL", help=url_help)
+    check.add_argument("ids", metavar="ID", nargs="*", type=int, help="evaluation ids (default: all)")
+    check.set_defaults(func=run_verify)
 
     load = actions.add_parser("import", help="publish the rulesets of a folder (idempotent by hash)")
     load.add_argument("--database-url", metavar="URL", help=url_help)
@@ -98,3 +108,24 @@ def run_import(args: argparse.Namespace) -> int:
         print(f"thidua: {ref}: {reason}", file=sys.stderr)
     print(report.summary())
     return EXIT_FAILED if report.failed else EXIT_OK
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    from service.db.verify import verify
+
+    store = _store(args.database_url)
+    try:
+        ids = args.ids or [e.id for e in store.evaluations()]
+        failed = 0
+        for evaluation_id in ids:
+            outcome = verify(store, evaluation_id)
+            mark = "ok" if outcome.matches else "DIFFERS"
+            failed += not outcome.matches
+            evaluation = outcome.evaluation
+            print(
+                f"{mark:7} evaluation {evaluation_id} ({evaluation.kind}, {outcome.ruleset.ref}, sha256 {evaluation.ruleset_sha256[:12]}…)"
+            )
+    finally:
+        store.close()
+    print(f"{len(ids) - failed} verified, {failed} differ")
+    return EXIT_FAILED if failed else EXIT_OK
