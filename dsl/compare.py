@@ -455,6 +455,12 @@ def _case_error(label: str, bloc: str | None, period: str | None, message: str) 
 _WORKER: Comparer | None = None
 
 
+def _init_worker(comparer: Comparer) -> None:
+    """In a forked worker: keep the comparer (inherited in memory with the fork, never pickled)."""
+    global _WORKER
+    _WORKER = comparer
+
+
 def _work(chunk: list[CaseText]) -> list[CaseDiff]:
     assert _WORKER is not None
     return [_WORKER.compare_text(item) for item in chunk]
@@ -489,7 +495,6 @@ def compare_corpus(
     cases are diffed in this process. Cases are pulled from ``cases`` a chunk
     at a time, so a corpus of any size runs in flat memory.
     """
-    global _WORKER
     if jobs <= 1 or "fork" not in multiprocessing.get_all_start_methods():
         yield from map(comparer.compare_text, cases)
         return
@@ -500,14 +505,13 @@ def compare_corpus(
         yield from map(comparer.compare_text, first)
         return
     cases = chain(first, items)
-    _WORKER = comparer
     # Objects that exist before the fork (the compiled rulesets, the parser) are moved out
     # of the collector's reach: otherwise each worker's garbage collections touch them and
     # copy their memory pages, which cost about a fifth more CPU in measurements.
     gc.freeze()
     try:
         ctx = multiprocessing.get_context("fork")
-        with ctx.Pool(jobs) as pool:
+        with ctx.Pool(jobs, initializer=_init_worker, initargs=(comparer,)) as pool:
             # A bounded window of chunks in flight (Pool.imap would read the whole input
             # ahead): workers stay busy, results come back in order, memory stays flat.
             pending: deque[AsyncResult[list[CaseDiff]]] = deque()
@@ -519,4 +523,3 @@ def compare_corpus(
                 yield from pending.popleft().get()
     finally:
         gc.unfreeze()
-        _WORKER = None
