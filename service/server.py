@@ -30,6 +30,7 @@ from dsl.errors import ThiduaError
 from service.auth import AuthConfigError, interceptors_for
 from service.config import ConfigError, ServerConfig
 from service.db import Store
+from service.db.published import PublishedRulesets
 from service.db.recorder import EvaluationRecorder
 from service.gen.thidua.v1 import (
     blocs_pb2,
@@ -90,6 +91,8 @@ def build_server(
         options=options,
     )
     source = RulesetSource(config.rulesets, config.limits, config.cache_size)
+    if isinstance(publisher, Store):
+        source.published = PublishedRulesets(publisher, source.cache)
     # The database (service.db.Store) also serves blocs, submissions, history and rotation commits.
     bloc_store = publisher if isinstance(publisher, BlocStore) else None
     recorder = None

@@ -32,6 +32,7 @@ from service.logging import note_ruleset
 if TYPE_CHECKING:
     from dsl.api import CompiledRuleset
     from dsl.inherit import ResolvedRuleset
+    from service.db.published import PublishedRulesets
 
 
 def content_key(resolved: ResolvedRuleset) -> str:
@@ -70,6 +71,9 @@ class RulesetSource:
         self.cache: LRUCache[CompiledRuleset] = LRUCache(cache_size)
         self._seen: dict[tuple[str, str], _Seen] = {}
         self._lock = threading.Lock()
+        # Versions published through the API live in the database (service.db.published); set by
+        # build_server when there is one. The folder answers first; these fill its gaps.
+        self.published: PublishedRulesets | None = None
 
     def resolve(self, ref: vals.RulesetRef, field: str = "ruleset") -> ResolvedRuleset:
         """The resolved (flat) ruleset a reference names. NotFoundError when there is none."""
@@ -91,6 +95,11 @@ class RulesetSource:
         """
         name = normalize(ref.name.strip())
         version = ref.version.strip()
+        if self.published is not None and name:
+            stored = self.published.lookup(name, version, self.registry)
+            if stored is not None:
+                note_ruleset(stored.sha256)
+                return stored
         key = (name, version)
         with self._lock:
             seen = self._seen.get(key)

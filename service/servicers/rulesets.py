@@ -190,6 +190,8 @@ class RulesetServicer(rs_grpc.RulesetServiceServicer):
             request.author.strip(),
         )
         note_ruleset(outcome.ruleset.sha256)
+        if self.source.published is not None:
+            self.source.published.forget(name)  # the new version may be the latest now
         return rs.PublishRulesetResponse(
             ruleset=vals.ResolvedRuleset(
                 name=outcome.ruleset.name, version=outcome.ruleset.version, sha256=outcome.ruleset.sha256

@@ -1,0 +1,78 @@
+"""Rulesets published into the database, for requests that name them (PublishRuleset → Score).
+
+The rulesets folder answers first (`service.servicers.common.RulesetSource`);
+this module answers what the folder does not hold: a version published
+through the API, and "latest" when the database's highest published version
+is newer than the folder's. Drafts are never used. A version is compiled
+from its stored resolved text once per SHA-256 (the shared compiled-ruleset
+cache). "Latest" asks the database at most once per ``ttl`` seconds per name,
+so scoring with an empty version stays cheap.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import TYPE_CHECKING
+
+from dsl.versions import version_key
+from service.db.models import PUBLISHED, RETIRED
+from service.db.repository import Store
+
+if TYPE_CHECKING:
+    from dsl.api import CompiledRuleset
+    from dsl.registry import Registry
+    from service.cache import LRUCache
+
+
+class PublishedRulesets:
+    """Published versions from a `Store`, compiled on demand."""
+
+    def __init__(self, store: Store, cache: LRUCache[CompiledRuleset], ttl: float = 5.0) -> None:
+        self.store = store
+        self.cache = cache
+        self.ttl = ttl
+        self._latest: dict[str, tuple[float, str | None]] = {}
+        self._lock = threading.Lock()
+
+    def lookup(self, name: str, version: str, registry: Registry) -> CompiledRuleset | None:
+        """The compiled ruleset the database should answer for ``name``/``version``, or None (the folder's turn)."""
+        folder_versions = registry.versions(name)
+        if version:
+            if version in folder_versions:
+                return None
+            stored = self.store.find_ruleset(name, version)
+            if stored is None or stored.status not in (PUBLISHED, RETIRED):
+                return None
+            return self._compile(stored.resolved_source, stored.sha256, stored.ref)
+        latest = self._latest_published(name)
+        if latest is None or (folder_versions and version_key(latest) <= version_key(folder_versions[-1])):
+            return None
+        stored = self.store.find_ruleset(name, latest)
+        if stored is None:
+            return None
+        return self._compile(stored.resolved_source, stored.sha256, stored.ref)
+
+    def _latest_published(self, name: str) -> str | None:
+        now = time.monotonic()
+        with self._lock:
+            hit = self._latest.get(name)
+        if hit is not None and now - hit[0] < self.ttl:
+            return hit[1]
+        published = self.store.list_rulesets(name, status=PUBLISHED)
+        latest = published[-1].version if published else None
+        with self._lock:
+            self._latest[name] = (now, latest)
+        return latest
+
+    def forget(self, name: str) -> None:
+        """Drop the remembered "latest" of ``name`` (after a publish through this process)."""
+        with self._lock:
+            self._latest.pop(name, None)
+
+    def _compile(self, resolved_source: str, sha256: str, ref: str) -> CompiledRuleset:
+        from dsl.api import compile_ruleset
+
+        return self.cache.get_or_build(
+            "db:" + sha256, lambda: compile_ruleset(resolved_source, f"<published {ref}>")
+        )
