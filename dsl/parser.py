@@ -206,11 +206,22 @@ _TERMINAL_WORDS = {
 }
 
 
+#: The terminals that can start any operand (a literal, a name, `(`, unary `-`, a table).
+_OPERAND_STARTS = frozenset(
+    {"DATE", "DECIMAL", "FALSE", "INT", "LPAR", "MINUS", "NAME", "PERCENT", "STRING", "TABLE", "TRUE"}
+)
+
+
 def _describe_terminals(names: set[str]) -> list[str]:
     parser = _get_parser()
     by_name = {t.name: t for t in parser.terminals}
     words: list[str] = []
     numbers = {"INT", "DECIMAL", "PERCENT"}
+    if _OPERAND_STARTS <= names:
+        # Listing a dozen ways an operand can start (and cutting the list at "…") hid
+        # the point; authors think "an expression was expected here".
+        words.append("an expression")
+        names = names - _OPERAND_STARTS - {"IF", "NOT"}
     if numbers <= names:
         words.append("a number")
         names = names - numbers

@@ -131,6 +131,20 @@ def test_missing_else_names_the_else_branch() -> None:
     assert (3, 1) == (diag.span.line, diag.span.column)
 
 
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("let a = 1 + * 2", "expected an expression after `+`, found `*`"),
+        ("let a = f(1,)", "expected an expression after `,`, found `)`"),
+        ("input a: int >=\n", "expected an expression after `>=`, found `}`"),
+    ],
+)
+def test_missing_operand_says_an_expression_was_expected(body: str, message: str) -> None:
+    """A missing operand is reported as a missing expression, not a truncated list of tokens (fixed)."""
+    [diag] = syntax_error(HEADER + "  " + body + "\n}\n").diagnostics
+    assert message == diag.message
+
+
 def test_unterminated_string() -> None:
     """A text without its closing quote on the same line is reported at its opening quote."""
     [diag] = syntax_error(HEADER + '  description "Khối thi đua\n}\n').diagnostics
