@@ -34,7 +34,7 @@ def test_compiled_and_interpreted_agree(case: tuple[str, dict[str, Any]]) -> Non
     assert reference == compiled, text
 
 
-@settings(max_examples=40, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=25, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(rulesets(max_depth=1))
 def test_validated_inputs_score_the_same(case: tuple[str, dict[str, Any]]) -> None:
     """Scoring raw inputs equals validating first, then scoring with validated=True."""
@@ -49,7 +49,7 @@ def test_validated_inputs_score_the_same(case: tuple[str, dict[str, Any]]) -> No
     assert first == second
 
 
-@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=40, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(renamed(blocs()))
 def test_bloc_aggregates_agree(case: tuple[str, list[dict[str, Any]]]) -> None:
     """Bloc aggregate terms and every unit's result agree between compiled code and interpreter."""
