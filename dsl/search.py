@@ -274,6 +274,10 @@ class AxisSearch:
                 candidates.append(g)
                 if g == s:
                     candidates.append(g + direction * step)
+                elif step != rt.ONE and _short(s):
+                    # A decimal input may sit exactly on a short threshold (90.5% → 0.905),
+                    # finer than the ruleset's places: that is the smallest change, not 0.91.
+                    candidates.append(s)
             if not candidates:
                 if cur == origin:
                     return None, "", "changes nothing here"
@@ -470,6 +474,12 @@ def _records(ty: n.ListType) -> list[dict[str, Any]]:
             return []
     names = [f.name for f in ty.fields]
     return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*choices)]
+
+
+def _short(x: Decimal) -> bool:
+    """At most 6 decimal places: a value people write (0.905), not a repeating fraction."""
+    exponent = x.normalize().as_tuple().exponent
+    return isinstance(exponent, int) and exponent >= -6
 
 
 def _limit_words(reasons: Sequence[str]) -> str:

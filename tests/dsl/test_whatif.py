@@ -117,21 +117,24 @@ def test_unknown_title_suggests_a_name(khoi3: Any) -> None:
 
 DECIMAL_RULESET = """ruleset d version "1" {
   input rate: decimal >= 0
+  input share: decimal in 0..1
   input issued: date
   title t "T" {
     require rate * 3 >= 10 "rate"
     require issued <= 2023-02-28 "on time"
+    require share >= 90.5% "share"
   }
 }
 """
 
 
 def test_decimal_and_date_inputs_move_on_their_grid() -> None:
-    """A decimal moves in steps of the ruleset's places (10/3 → 3.34); a date in days."""
+    """A decimal moves in steps of the ruleset's places (10/3 → 3.34) or lands on a short threshold (0.905); a date in days."""
     rs = compile_ruleset(DECIMAL_RULESET, "d.rules")
     t = resolve_target(rs, title="t", level=None)
-    answer = what_it_takes(rs, {"rate": "2", "issued": "2023-03-05"}, t)
+    answer = what_it_takes(rs, {"rate": "2", "issued": "2023-03-05", "share": "0.5"}, t)
     assert (D(2), D("3.34"), "exact") == _changes(answer, "rate * 3 >= 10")["rate"]
+    assert (D("0.5"), D("0.905"), "exact") == _changes(answer, "share >= 90.5%")["share"]
     before, after, _ = _changes(answer, "issued <= 2023-02-28")["issued"]
     assert (dt.date(2023, 3, 5), dt.date(2023, 2, 28)) == (before, after)
 
