@@ -466,3 +466,16 @@ def test_exhausted_rotation_is_failed_precondition(client: Client) -> None:
         )
     assert grpc.StatusCode.FAILED_PRECONDITION == info.value.code()
     assert "deputy" in (info.value.details() or "")
+
+
+def test_message_size_limit_is_resource_exhausted(tmp_path: Path) -> None:
+    """A request over --max-message-bytes is refused by gRPC with RESOURCE_EXHAUSTED, never a crash."""
+    big = ev.ScoreRequest(
+        ruleset=vals.RulesetRef(name="divz"), inputs={"assigned": vals.Value(text="x" * 5000)}
+    )
+    with (
+        serving(make_rulesets(tmp_path / "r"), Limits(max_message_bytes=2000)) as small,
+        pytest.raises(grpc.RpcError) as info,
+    ):
+        small.evaluation.Score(big)
+    assert grpc.StatusCode.RESOURCE_EXHAUSTED == info.value.code()
