@@ -34,7 +34,7 @@ from dsl.errors import EvaluationError, InputError
 from dsl.inputs import literal_value
 from dsl.linear import days
 from dsl.results import UnitResult, value_to_json
-from dsl.search import WALK_CAP, show_value, snap, tidy
+from dsl.search import WALK_CAP, short, show_value, snap, tidy
 
 if TYPE_CHECKING:
     from dsl.api import CompiledRuleset
@@ -209,6 +209,8 @@ def _edges(
         below, above = snap(s, step, -1), snap(s, step, 1)
         if below == above:
             values = [(below - step, "below"), (s, "on"), (above + step, "above")]
+        elif step != rt.ONE and short(s):  # a decimal can sit exactly on 0.905
+            values = [(below, "below"), (s, "on"), (above, "above")]
         else:
             values = [(below, "below"), (above, "above")]
         inputs = [(search.at(base, name, v), side) for v, side in values]

@@ -33,7 +33,18 @@ from dsl.results import value_to_json
 if TYPE_CHECKING:
     from dsl.api import CompiledRuleset
 
-__all__ = ["AxisSearch", "Change", "Limit", "Outcome", "Probe", "freeze", "show_value", "snap", "tidy"]
+__all__ = [
+    "AxisSearch",
+    "Change",
+    "Limit",
+    "Outcome",
+    "Probe",
+    "freeze",
+    "short",
+    "show_value",
+    "snap",
+    "tidy",
+]
 
 #: Steps of the switch-point walk in each direction before the search gives up (said as such).
 WALK_CAP = 80
@@ -274,7 +285,7 @@ class AxisSearch:
                 candidates.append(g)
                 if g == s:
                     candidates.append(g + direction * step)
-                elif step != rt.ONE and _short(s):
+                elif step != rt.ONE and short(s):
                     # A decimal input may sit exactly on a short threshold (90.5% → 0.905),
                     # finer than the ruleset's places: that is the smallest change, not 0.91.
                     candidates.append(s)
@@ -476,7 +487,7 @@ def _records(ty: n.ListType) -> list[dict[str, Any]]:
     return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*choices)]
 
 
-def _short(x: Decimal) -> bool:
+def short(x: Decimal) -> bool:
     """At most 6 decimal places: a value people write (0.905), not a repeating fraction."""
     exponent = x.normalize().as_tuple().exponent
     return isinstance(exponent, int) and exponent >= -6

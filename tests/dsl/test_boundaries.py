@@ -96,3 +96,17 @@ def test_generated_case_evaluates_on_the_bundled_ruleset() -> None:
     result = evaluate_bloc(rs, generated.case())
     assert len(generated.boundaries) == len(result.units)
     assert {"advanced_members", "votes_for"} == {b.input for b in generated.boundaries}
+
+
+def test_decimal_threshold_has_an_on_value() -> None:
+    """`share >= 90.5%` on a decimal input gives 0.90, 0.905 (on) and 0.91."""
+    text = """ruleset s version "1" {
+  input share: decimal in 0..1
+  title t "T" { require share >= 90.5% "share" }
+}
+"""
+    rs = compile_ruleset(text, "s.rules")
+    generated = boundary_cases(rs, [("base", {"share": "0.5"})])
+    assert [(D("0.90"), "below"), (D("0.905"), "on"), (D("0.91"), "above")] == [
+        (b.value, b.side) for b in generated.boundaries if b.edge == D("0.905")
+    ]
