@@ -92,6 +92,11 @@ def run(args: argparse.Namespace) -> int:
         else:
             inputs = data
         only = [x.strip() for x in args.inputs.split(",") if x.strip()] if args.inputs else None
+        if case is not None and sys.stderr.isatty():
+            # A bloc question decides the bloc again per candidate: a few seconds, say so.
+            print(
+                f"searching: deciding the bloc of {len(case.members)} units per candidate…", file=sys.stderr
+            )
         answer = what_it_takes(compiled, inputs, target, unit=unit, case=case, only=only)
     except RulesetError as exc:
         print(exc.render() or str(exc), file=sys.stderr)
