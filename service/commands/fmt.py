@@ -5,6 +5,7 @@ the safety check before anything is written (the formatted text must parse to
 the same tree with the same comments — `dsl.format.format_checked`), atomic
 replacement (temporary file + rename, permissions kept), and ``--check``,
 which changes nothing and prints the files that would change with a unified diff.
+A folder argument stands for every ``*.rules`` file under it.
 
 Exit status: 0 nothing to do (or everything formatted); 1 a file would change
 (``--check``), has syntax errors, or could not be formatted safely; 2 a file
@@ -39,9 +40,15 @@ def register(subparsers: Any) -> None:
         help="rewrite ruleset files in the canonical layout",
         description="Rewrite ruleset files in place in the one canonical layout (comments kept, "
         "meaning unchanged). With --check, change nothing: list the files that would change, "
-        "show the diff, and exit 1 if there are any. FILE '-' reads stdin and writes stdout.",
+        "show the diff, and exit 1 if there are any. A folder means every *.rules file under it; "
+        "FILE '-' reads stdin and writes stdout.",
     )
-    p.add_argument("files", nargs="+", metavar="FILE", help="ruleset (.rules) files; '-' for stdin")
+    p.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help="ruleset (.rules) files, folders (every *.rules file under them), or '-' for stdin",
+    )
     p.add_argument("--check", action="store_true", help="do not write; exit 1 if any file is not formatted")
     p.set_defaults(func=run)
 
@@ -49,9 +56,20 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """The handler: returns the exit status."""
     status = EXIT_OK
-    for name in args.files:
+    for name in expand(args.files):
         status = max(status, _format_one(name, check=args.check))
     return status
+
+
+def expand(names: list[str]) -> list[str]:
+    """The files to format: a folder stands for every ``*.rules`` file under it, sorted."""
+    files: list[str] = []
+    for name in names:
+        if name != STDIN and Path(name).is_dir():
+            files.extend(str(p) for p in sorted(Path(name).rglob("*.rules")) if p.is_file())
+        else:
+            files.append(name)
+    return files
 
 
 def _format_one(name: str, *, check: bool) -> int:

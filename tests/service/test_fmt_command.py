@@ -124,3 +124,20 @@ def test_crlf_files_become_lf(tmp_path: Path) -> None:
     path.write_bytes(CANONICAL.replace("\n", "\r\n").encode("utf-8"))
     assert 0 == cli.main(["fmt", str(path)])
     assert CANONICAL.encode("utf-8") == path.read_bytes()
+
+
+def test_a_folder_means_every_rules_file_under_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A folder argument formats every *.rules file below it, in sorted order, and nothing else."""
+    (tmp_path / "khoi3").mkdir()
+    first, second = tmp_path / "a.rules", tmp_path / "khoi3" / "2023.1.rules"
+    other = tmp_path / "notes.txt"
+    for path in (first, second, other):
+        path.write_text(MESSY, encoding="utf-8")
+    assert 1 == cli.main(["fmt", "--check", str(tmp_path)])
+    assert [f"would reformat {first}", f"would reformat {second}"] == [
+        line for line in capsys.readouterr().out.split("\n") if line.startswith("would")
+    ]
+    assert 0 == cli.main(["fmt", str(tmp_path)])
+    assert (CANONICAL, CANONICAL, MESSY) == tuple(
+        p.read_text(encoding="utf-8") for p in (first, second, other)
+    )
