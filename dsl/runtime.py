@@ -3,19 +3,25 @@
 This module owns the semantics both evaluators must agree on (SPEC §1.4–1.6):
 the one decimal context, rounding modes, the evaluation *plan* of a checked
 ruleset (which names exist, in which order they are computed, which bloc
-aggregates occur, what each title requirement needs), and the small helpers
-generated code calls. Keeping them here is what lets a property test demand
-that `dsl.compiler` and `dsl.interpreter` produce identical results.
+aggregates occur, what each title requirement needs), the small helpers
+generated code calls, and `CompiledEvaluator`, which holds a ruleset's
+generated module at run time (compiling its functions on first use) and maps
+errors raised inside it back to ruleset lines. Keeping the semantics here is
+what lets a property test demand that `dsl.compiler` and `dsl.interpreter`
+produce identical results.
 """
 
 from __future__ import annotations
 
 import decimal
-from collections.abc import Iterator, Mapping, Sequence
+import threading
+import types
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 from typing import Any
 
+from dsl import inputs
 from dsl import nodes as n
 from dsl.errors import EvaluationError
 
@@ -463,3 +469,171 @@ def need_bloc(where: str) -> EvaluationError:
         "score the unit as part of a bloc (thidua evaluate)",
         where=where,
     )
+
+
+# ------------------------------------------------------------------ generated code at run time
+
+
+@dataclass(frozen=True, slots=True)
+class LineInfo:
+    """Which ruleset declaration a generated line belongs to."""
+
+    where: str
+    span: n.Span
+
+
+def _status(*passed: bool | None) -> str:
+    if any(p is False for p in passed):
+        return "not_eligible"
+    if any(p is None for p in passed):
+        return "undecided"
+    return "eligible"
+
+
+def _eligibility(passed: tuple[bool | None, ...]) -> bool | None:
+    if any(p is False for p in passed):
+        return False
+    if any(p is None for p in passed):
+        return None
+    return True
+
+
+def _nobloc() -> None:
+    raise need_bloc("scoring")
+
+
+def _round(value: Decimal, places: Decimal, mode: str) -> Decimal:
+    return round_to(value, places, mode)
+
+
+class CompiledEvaluator:
+    """The generated functions of one ruleset and the map back to ruleset lines.
+
+    The whole module's source is generated (and registered in `linecache`) at
+    once, but each function is compiled the first time it is used: scoring
+    needs only ``_unit_raw``; explanations, bloc terms, pre-validated inputs
+    and the standalone validator pay for their compilation when first asked.
+    Compiling is idempotent and guarded by a lock, so the object behaves as
+    immutable and is safe to share between threads.
+    """
+
+    def __init__(
+        self,
+        plan: Plan,
+        filename: str,
+        code: str,
+        line_info: tuple[LineInfo, ...],
+        sections: dict[str, tuple[int, str]],
+        namespace: dict[str, Any],
+    ) -> None:
+        self.plan = plan
+        self.filename = filename
+        self.code = code
+        self.line_info = line_info
+        self._sections = sections
+        self._namespace = namespace
+        self._lock = threading.Lock()
+
+    def function(self, name: str) -> Callable[..., Any]:
+        """A generated function by name, compiled on first use (same line numbers as `code`)."""
+        fn = self._namespace.get(name)
+        if fn is None:
+            with self._lock:
+                fn = self._namespace.get(name)
+                if fn is None:
+                    start, text = self._sections[name]
+                    # Leading newlines keep the function's line numbers those of the whole module.
+                    exec(compile("\n" * start + text, self.filename, "exec"), self._namespace)
+                    fn = self._namespace[name]
+        return fn  # type: ignore[no-any-return]
+
+    @property
+    def unit(self) -> Callable[..., tuple[Any, ...]]:
+        """``(validated inputs, bloc values or None) -> result tuple``."""
+        return self.function("_unit")
+
+    @property
+    def unit_explain(self) -> Callable[..., tuple[Any, ...]]:
+        """Like `unit`, with the explanation's raw values, rows, totals and level steps appended."""
+        return self.function("_unit_explain")
+
+    @property
+    def unit_raw(self) -> Callable[..., tuple[Any, ...] | None]:
+        """``(raw submission, bloc values or None) -> result tuple``, None to defer validation."""
+        return self.function("_unit_raw")
+
+    @property
+    def terms(self) -> Callable[..., tuple[Any, ...]]:
+        """One unit's term of every bloc aggregate."""
+        return self.function("_terms")
+
+    @property
+    def validate(self) -> Callable[[Any], dict[str, Any] | None]:
+        """The validation fast path alone: inputs, or None to defer to `dsl.inputs.Validator`."""
+        return self.function("_validate")
+
+    def info_for(self, tb: types.TracebackType | None) -> LineInfo | None:
+        """The declaration of the innermost generated line in a traceback."""
+        found: LineInfo | None = None
+        while tb is not None:
+            if tb.tb_frame.f_code.co_filename == self.filename:
+                lineno = tb.tb_lineno
+                if 1 <= lineno <= len(self.line_info):
+                    found = self.line_info[lineno - 1]
+            tb = tb.tb_next
+        return found
+
+    def translate(self, exc: Exception, unit: str | None = None) -> EvaluationError:
+        """Turn an exception raised inside generated code into an `EvaluationError`."""
+        info = self.info_for(exc.__traceback__)
+        if isinstance(exc, EvaluationError):
+            if exc.where:
+                return exc
+            message = exc.message
+        elif isinstance(exc, Failure):
+            message = str(exc)
+        elif isinstance(exc, ArithmeticError):
+            message = arithmetic_message(exc)
+        else:
+            message = f"cannot evaluate ({type(exc).__name__}: {exc})"
+        where = info.where if info else ""
+        span = info.span if info else None
+        return EvaluationError(message, where=where, span=span, unit=unit)
+
+
+#: Decimal(0) … Decimal(1023): converting a submitted count is then a tuple lookup.
+_SMALL_INTS = tuple(Decimal(i) for i in range(1024))
+
+
+def namespace() -> dict[str, Any]:
+    """The globals every generated module starts from (its constants are added per ruleset)."""
+    return {
+        # Generated code gets no builtins: ruleset text cannot reach anything not listed here.
+        "__builtins__": {},
+        "_localcontext": decimal.localcontext,
+        "_CTX": CTX,
+        "_ZERO": ZERO,
+        "_D": Decimal,
+        "_min": min,
+        "_max": max,
+        "_abs": abs,
+        "_clamp": clamp,
+        "_round": _round,
+        "_floor": floor,
+        "_ceil": ceil,
+        "_Failure": Failure,
+        "_status": _status,
+        "_eligibility": _eligibility,
+        "_nobloc": _nobloc,
+        "_MISSING": inputs.MISSING,
+        "_MAXABS": inputs.MAX_ABS,
+        "_fast_date": inputs.fast_date,
+        "_int": int,
+        "_str": str,
+        "_len": len,
+        "_type": type,
+        "_dict": dict,
+        "_KeyError": KeyError,
+        "_SMALL": _SMALL_INTS,
+        "_zip": zip,
+    }
