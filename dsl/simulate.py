@@ -68,15 +68,18 @@ def parse_invariant(text: str) -> Invariant:
     m = re.fullmatch(r"([a-z-]+)(?::(\d+))?", text.strip())
     known = ", ".join(k + (f":{v}" if v else "") for k, v in INVARIANTS.items())
     if m is None or m.group(1) not in INVARIANTS:
-        raise InputError([FieldViolation("invariant", f"unknown invariant '{text}' (known: {known})")])
+        raise InputError(
+            [FieldViolation("invariant", f"unknown invariant '{text}' (known: {known})")], what="invariant"
+        )
     name, number = m.group(1), m.group(2)
     if INVARIANTS[name] is None:
         if number is not None:
-            raise InputError([FieldViolation("invariant", f"'{name}' takes no parameter")])
+            raise InputError([FieldViolation("invariant", f"'{name}' takes no parameter")], what="invariant")
         return Invariant(name)
     if number is None or int(number) < 2:
         raise InputError(
-            [FieldViolation("invariant", f"'{name}' needs a number of periods of at least 2, as {name}:3")]
+            [FieldViolation("invariant", f"'{name}' needs a number of periods of at least 2, as {name}:3")],
+            what="invariant",
         )
     return Invariant(name, int(number))
 
@@ -177,7 +180,9 @@ def simulate(
     from dsl.bloc import evaluate_bloc
 
     if not 1 <= years <= MAX_YEARS:
-        raise InputError([FieldViolation("years", f"must be from 1 to {MAX_YEARS}, got {years}")])
+        raise InputError(
+            [FieldViolation("years", f"must be from 1 to {MAX_YEARS}, got {years}")], what="simulation"
+        )
     rotation = compiled.ruleset.first(n.Rotation)
     if rotation is None:
         raise EvaluationError("the ruleset declares no rotation to simulate")

@@ -69,6 +69,11 @@ def run(args: argparse.Namespace) -> int:
     from service.commands.evaluate import table
     from service.commands.score import load
 
+    from dsl.simulate import MAX_YEARS
+
+    if not 1 <= args.years <= MAX_YEARS:
+        print(f"thidua simulate: --years must be from 1 to {MAX_YEARS}, got {args.years}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         invariants = [parse_invariant(x) for x in args.invariant]
     except InputError as exc:
