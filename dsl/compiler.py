@@ -5,7 +5,12 @@ module of straight-line code: inputs loaded into locals, lets, criteria,
 groups, bonus, penalty, score and level computed in dependency order, each
 unit-level title requirement decided. Lazy constructs (``if``, ``table``,
 ``and``/``or``, list aggregates) become ``if``/``for`` statements so nothing
-is evaluated that the ruleset would not evaluate.
+is evaluated that the ruleset would not evaluate. The module defines
+``_unit_raw`` (validation fast path and scoring in one, the common call),
+``_unit`` (validated inputs), ``_unit_explain`` (also returns what
+explanations need), ``_terms`` (one unit's bloc-aggregate terms) and
+``_validate`` (the validation fast path alone); `dsl.runtime.CompiledEvaluator`
+compiles each on first use.
 
 Ruleset text is data, never code: every value (numbers, strings, dates, enum
 values) reaches the generated code as a constant in the module's own
