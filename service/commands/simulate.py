@@ -65,11 +65,9 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """The handler: returns the exit status."""
     from dsl.case import check_case, read_json
-    from dsl.simulate import parse_invariant, simulate
+    from dsl.simulate import MAX_YEARS, parse_invariant, simulate
     from service.commands.evaluate import table
     from service.commands.score import load
-
-    from dsl.simulate import MAX_YEARS
 
     if not 1 <= args.years <= MAX_YEARS:
         print(f"thidua simulate: --years must be from 1 to {MAX_YEARS}, got {args.years}", file=sys.stderr)
