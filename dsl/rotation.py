@@ -17,6 +17,7 @@ its environment hook.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
@@ -391,11 +392,17 @@ def pick_text(pick: n.Pick, source: str | None = None) -> str:
     return f"first of {pick.source}{where}"
 
 
+@functools.lru_cache(maxsize=32)
+def _source_lines(source: str) -> tuple[str, ...]:
+    # Rulesets are few and immutable: split each once, not on every trace line.
+    return tuple(source.splitlines())
+
+
 def span_text(source: str, span: n.Span) -> str:
     """The source text under ``span``, white space collapsed; "" when the span is unknown."""
     if span.line < 1:
         return ""
-    lines = source.splitlines()
+    lines = _source_lines(source)
     if span.end_line > len(lines):
         return ""
     if span.line == span.end_line:
