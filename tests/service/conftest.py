@@ -62,8 +62,30 @@ def postgres_admin() -> Iterator[sa.Engine | None]:
         engine.dispose()
         yield None
         return
+    _drop_orphaned_schemas(engine)
     yield engine
     engine.dispose()
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _drop_orphaned_schemas(admin: sa.Engine) -> None:
+    """Drop test schemas left by runs that were killed (their process no longer exists on this host)."""
+    with admin.connect() as connection:
+        names = connection.execute(
+            sa.text("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'thidua\\_test\\_%'")
+        ).scalars()
+        orphans = [n for n in names if n.split("_")[2].isdigit() and not _pid_alive(int(n.split("_")[2]))]
+    for schema in orphans:
+        drop_postgres_schema(admin, schema)
 
 
 def new_postgres_schema(admin: sa.Engine) -> tuple[str, str]:
