@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dsl.api import compile_ruleset, load_ruleset
 from dsl.bloc import evaluate_bloc
@@ -110,3 +112,28 @@ def test_decimal_threshold_has_an_on_value() -> None:
     assert [(D("0.90"), "below"), (D("0.905"), "on"), (D("0.91"), "above")] == [
         (b.value, b.side) for b in generated.boundaries if b.edge == D("0.905")
     ]
+
+
+THRESHOLD = """ruleset p version "1" {{
+  input x: int in 0..200
+  input members: int >= 1
+  title t "T" {{ require x {op} {pct}% * members "share" }}
+}}
+"""
+
+
+@settings(max_examples=30)
+@given(
+    st.integers(min_value=1, max_value=99),
+    st.integers(min_value=1, max_value=100),
+    st.sampled_from([">=", ">"]),
+)
+def test_boundaries_straddle_every_threshold(pct: int, members: int, op: str) -> None:
+    """Below the edge the requirement fails, on/above it holds — for any percentage threshold."""
+    rs = compile_ruleset(THRESHOLD.format(op=op, pct=pct), "p.rules")
+    generated = boundary_cases(rs, [("base", {"x": 0, "members": members})], only=["x"])
+    assert generated.boundaries
+    for b in generated.boundaries:
+        status = rs.score(b.inputs).titles["t"].status
+        holds = b.side == "above" or (b.side == "on" and op == ">=")
+        assert ("eligible" if holds else "not_eligible") == status, b
