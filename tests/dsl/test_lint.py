@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dsl.api import compile_ruleset
-from dsl.lint import DOWN, FLAT, UP, directions, lint
+from dsl.lint import DOWN, FLAT, MIXED, UP, directions, lint
 from dsl.parser import parse
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -111,3 +114,39 @@ def test_structural_diff_reports_a_new_direction() -> None:
     (change,) = structural_diff(old, new).changes
     assert ("input", "x", "changed") == (change.kind, change.name, change.status)
     assert [("better", None, "more is better")] == [(f.field, f.old, f.new) for f in change.fields]
+
+
+def _exprs() -> st.SearchStrategy[str]:
+    consts = st.integers(min_value=-20, max_value=20).map(lambda v: f"({v})")
+    positive = st.integers(min_value=1, max_value=9).map(str)
+    leaves = st.one_of(st.just("x"), consts)
+
+    def extend(inner: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+        return st.one_of(
+            st.tuples(inner, inner).map(lambda p: f"({p[0]} + {p[1]})"),
+            st.tuples(inner, inner).map(lambda p: f"({p[0]} - {p[1]})"),
+            st.tuples(consts, inner).map(lambda p: f"({p[0]} * {p[1]})"),
+            st.tuples(inner, positive).map(lambda p: f"({p[0]} / {p[1]})"),
+            st.tuples(inner, inner).map(lambda p: f"min({p[0]}, {p[1]})"),
+            st.tuples(inner, inner).map(lambda p: f"max({p[0]}, {p[1]})"),
+            st.tuples(inner, consts, consts).map(lambda p: f"clamp({p[0]}, {p[1]}, {p[2]})"),
+            st.tuples(st.integers(0, 50), consts, consts).map(
+                lambda p: f"(if x >= {p[0]} then {p[1]} else {p[2]})"
+            ),
+        )
+
+    return st.recursive(leaves, extend, max_leaves=6)
+
+
+@settings(max_examples=60)
+@given(_exprs())
+def test_directions_are_sound(expr: str) -> None:
+    """Whenever the lint is sure of a direction, the points really move that way for every x in 0..50."""
+    text = f'ruleset m version "1" {{ input x: int in 0..50  group g "G" max 10000 {{ criterion c "C" max 10000 = {expr} }} }}'
+    rs = compile_ruleset(text, "m.rules")
+    d = directions(rs.checked, "x")["c"]
+    if d is None or d == MIXED:
+        return
+    points = [rs.score({"x": x}).criteria["c"] for x in range(51)]
+    steps = {(b > a) - (b < a) for a, b in itertools.pairwise(points)}
+    assert steps <= {FLAT, d}, (expr, d, points)
