@@ -133,6 +133,9 @@ def _exprs() -> st.SearchStrategy[str]:
             st.tuples(st.integers(0, 50), consts, consts).map(
                 lambda p: f"(if x >= {p[0]} then {p[1]} else {p[2]})"
             ),
+            st.tuples(st.integers(26, 50), st.integers(0, 25), consts, consts, inner).map(
+                lambda p: f"table x {{ when >= {p[0]} then {p[2]}  when >= {p[1]} then {p[3]}  else {p[4]} }}"
+            ),
         )
 
     return st.recursive(leaves, extend, max_leaves=6)
@@ -141,7 +144,7 @@ def _exprs() -> st.SearchStrategy[str]:
 @settings(max_examples=60)
 @given(_exprs())
 def test_directions_are_sound(expr: str) -> None:
-    """Whenever the lint is sure of a direction, the points really move that way for every x in 0..50."""
+    """Whenever the lint is sure of a direction, the points really move that way for every x in 0..50 (tables too)."""
     text = f'ruleset m version "1" {{ input x: int in 0..50  group g "G" max 10000 {{ criterion c "C" max 10000 = {expr} }} }}'
     rs = compile_ruleset(text, "m.rules")
     d = directions(rs.checked, "x")["c"]
