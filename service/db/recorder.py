@@ -111,6 +111,8 @@ class EvaluationRecorder:
                 return
             with self._lock:
                 self.recorded += written
+                # Records the store could not render (a float, an over-long name) are left out of the batch.
+                self.dropped += len(batch) - written
             return
 
     def close(self, timeout: float = 10.0) -> None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -65,8 +66,10 @@ from service.db.records import (
     Verification,
 )
 from service.db.rows import (
+    LABEL_MAX,
     NAME_MAX,
     PERIOD_MAX,
+    VERSION_MAX,
     aware,
     evaluation_record,
     holders_record,
@@ -74,6 +77,7 @@ from service.db.rows import (
     require_name,
     ruleset_record,
     submission_record,
+    too_long,
 )
 
 T = TypeVar("T")
@@ -118,6 +122,11 @@ class Store:
             # and nothing was committed (commit is the last statement of every transaction).
             reason = " ".join(str(getattr(exc, "orig", None) or exc).split())  # drivers' messages span lines
             raise UnavailableError(f"database {self.url} unavailable: {reason}") from exc
+        except sa_exc.DataError as exc:
+            # A value the database refuses (a NUL character, text longer than its column): the
+            # caller's data, so a worded input error — never a server error.
+            reason = " ".join(str(getattr(exc, "orig", None) or exc).split())
+            raise InputError([FieldViolation("request", f"a value cannot be stored: {reason}")]) from exc
 
     def _read(self, work: Callable[[Session], T]) -> T:
         with self._guard(), Session(self._engine) as session:
@@ -327,6 +336,10 @@ class Store:
         """Create or update bloc ``name`` with ``members`` in rotation order (idempotent)."""
         problems: list[FieldViolation] = []
         require_name(name, "bloc", NAME_MAX, problems)
+        if len(label) > LABEL_MAX:
+            problems.append(
+                FieldViolation("label", f"is {len(label)} characters long; at most {LABEL_MAX} allowed")
+            )
         if not members:
             problems.append(FieldViolation("members", "a bloc needs at least one member"))
         seen: set[str] = set()
@@ -405,6 +418,7 @@ class Store:
         problems: list[FieldViolation] = []
         require_name(bloc, "bloc", NAME_MAX, problems)
         require_name(period, "period", PERIOD_MAX, problems)
+        problems += too_long(author, "author", NAME_MAX)
         prepared: list[tuple[NewSubmission, str, str]] = []
         keys: set[str] = set()
         for i, item in enumerate(items):
@@ -572,6 +586,11 @@ class Store:
         )
         problems = key_problem(idempotency_key, "idempotency_key")
         require_name(kind, "kind", 32, problems)
+        problems += too_long(name, "ruleset.name", NAME_MAX) + too_long(
+            version, "ruleset.version", VERSION_MAX
+        )
+        problems += too_long(bloc, "bloc", NAME_MAX) + too_long(period, "period", PERIOD_MAX)
+        problems += too_long(author, "author", NAME_MAX)
         if problems:
             raise InputError(problems, what="evaluation")
         request_text = canonical.dumps(request, what="evaluation request")
@@ -614,22 +633,11 @@ class Store:
     def record_evaluations(self, items: Sequence[NewEvaluation]) -> int:
         """Record many evaluations in one transaction (no idempotency keys: each is a new record)."""
         now = utcnow()
-        rows = [
-            {
-                "kind": item.kind,
-                "ruleset_name": item.ruleset[0],
-                "ruleset_version": item.ruleset[1],
-                "ruleset_sha256": item.ruleset[2],
-                "bloc": item.bloc,
-                "period": item.period,
-                "request": canonical.dumps(_document(item.request), what="evaluation request"),
-                "result": canonical.dumps(_document(item.result), what="evaluation result"),
-                "idempotency_key": None,
-                "author": item.author,
-                "created_at": now,
-            }
-            for item in items
-        ]
+        rows: list[dict[str, Any]] = []
+        for item in items:
+            row = _evaluation_row(item, now)
+            if row is not None:
+                rows.append(row)
         if not rows:
             return 0
 
@@ -707,6 +715,7 @@ class Store:
         """
         problems: list[FieldViolation] = []
         require_name(period, "period", PERIOD_MAX, problems)
+        problems += too_long(author, "author", NAME_MAX)
         if leader is not None and leader == deputy:
             problems.append(FieldViolation("deputy", "the deputy cannot also be the leader"))
         if problems:
@@ -789,6 +798,32 @@ class Store:
             return StoredCase(case=case, submissions=tuple(stored))
 
         return self._read(work)
+
+
+def _evaluation_row(item: NewEvaluation, now: datetime) -> dict[str, Any] | None:
+    """The row of one batched evaluation, or None when it cannot be stored (counted as not written)."""
+    name, version, sha = item.ruleset
+    if len(name) > NAME_MAX or len(version) > VERSION_MAX or len(sha) > 64 or len(item.kind) > 32:
+        return None
+    try:
+        request = canonical.dumps(_document(item.request), what="evaluation request")
+        result = canonical.dumps(_document(item.result), what="evaluation result")
+    except InputError:
+        return None
+    # Bloc and period only index the record (the request holds the whole case): too long → left out.
+    return {
+        "kind": item.kind,
+        "ruleset_name": name,
+        "ruleset_version": version,
+        "ruleset_sha256": sha,
+        "bloc": item.bloc if item.bloc is not None and len(item.bloc) <= NAME_MAX else None,
+        "period": item.period if item.period is not None and len(item.period) <= PERIOD_MAX else None,
+        "request": request,
+        "result": result,
+        "idempotency_key": None,
+        "author": item.author[:NAME_MAX],
+        "created_at": now,
+    }
 
 
 def _document(value: Any) -> Any:

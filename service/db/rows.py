@@ -14,7 +14,7 @@ from service.db.models import EvaluationRow, HolderRow, RulesetVersionRow, Submi
 from service.db.records import Holders, StoredEvaluation, StoredRuleset, StoredSubmission
 
 #: Maximum lengths of names, as the columns declare them.
-NAME_MAX, PERIOD_MAX, KEY_MAX = 200, 50, 200
+NAME_MAX, PERIOD_MAX, KEY_MAX, VERSION_MAX, LABEL_MAX = 200, 50, 200, 100, 500
 
 
 def aware(moment: datetime) -> datetime:
@@ -103,3 +103,10 @@ def holders_record(row: HolderRow, bloc: str) -> Holders:
         author=row.author,
         created_at=aware(row.created_at),
     )
+
+
+def too_long(value: str | None, field: str, limit: int) -> list[FieldViolation]:
+    """A violation when an optional text is longer than its column allows."""
+    if value is not None and len(value) > limit:
+        return [FieldViolation(field, f"is {len(value)} characters long; at most {limit} allowed")]
+    return []

@@ -129,3 +129,15 @@ def test_bloc_case_for_a_named_stage_and_no_holders(store: Store) -> None:
         case["history"],
         case["submissions"],
     )
+
+
+def test_values_the_database_refuses_are_input_errors(store: Store) -> None:
+    """A NUL character or an over-long label is an InputError naming the problem, never a crash."""
+    with pytest.raises(InputError, match="at most 500 allowed"):
+        store.put_bloc("khoi3", MEMBERS, label="x" * 501)
+    store.put_bloc("khoi3", MEMBERS)
+    # SQLite stores NUL; PostgreSQL refuses it: either way no exception other than InputError escapes.
+    try:
+        store.store_submission("khoi3", "2023", "ubkt", {"note": "a\x00b"})
+    except InputError as exc:
+        assert "cannot be stored" in exc.message

@@ -131,3 +131,15 @@ def test_environment_switch(value: str, expected: bool) -> None:
         expected
         == build_config(None, {"THIDUA_RECORD_EVALUATIONS": value}, stderr_is_tty=False).record_evaluations
     )
+
+
+def test_one_bad_record_does_not_cost_its_batch(store: Store) -> None:
+    """In one batch, an unstorable record is dropped and counted; the good ones are written."""
+    recorder = EvaluationRecorder(store)
+    recorder.record(_item(0, request={"x": 0.5}))
+    recorder.record(_item(1))
+    recorder.record(NewEvaluation("score", ("x" * 300, "1", SHA), {}, {}))
+    recorder.record(_item(2))
+    recorder.close()
+    assert (2, 2) == (recorder.recorded, recorder.dropped)
+    assert [{"i": 1}, {"i": 2}] == [e.request for e in store.evaluations()]
