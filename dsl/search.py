@@ -462,11 +462,19 @@ def show_value(value: Any) -> str:
 
 
 def freeze(value: Any) -> Any:
+    """A hashable key for inputs (cache keys): mappings in their own key order, lists as tuples.
+
+    Inputs searched here are copies of one validated dict, so their key order
+    is the same; a different order would only miss the cache, never mislead it.
+    """
     if isinstance(value, Mapping):
-        return tuple(sorted((k, freeze(v)) for k, v in value.items()))
+        return tuple((k, v if type(v) not in _NESTED else freeze(v)) for k, v in value.items())
     if isinstance(value, (list, tuple)):
-        return tuple(freeze(v) for v in value)
+        return tuple(v if type(v) not in _NESTED else freeze(v) for v in value)
     return value
+
+
+_NESTED = (list, tuple, dict)
 
 
 def _record_text(record: Mapping[str, Any]) -> str:
