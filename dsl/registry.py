@@ -115,14 +115,19 @@ class Registry:
 
     def versions(self, name: str) -> list[str]:
         """The versions of ``name`` present as files, oldest first (empty when there are none)."""
+        if not name or name.startswith(".") or any(c in name for c in "/\\\0"):
+            return []  # not a ruleset name: never a folder outside the registry
         folder = self.root / name
-        if not folder.is_dir():
+        try:
+            if not folder.is_dir():
+                return []
+            found = [
+                normalize(p.name[: -len(SUFFIX)])
+                for p in folder.iterdir()
+                if p.is_file() and p.name.endswith(SUFFIX)
+            ]
+        except OSError:  # e.g. a name too long for the file system: no such ruleset
             return []
-        found = [
-            normalize(p.name[: -len(SUFFIX)])
-            for p in folder.iterdir()
-            if p.is_file() and p.name.endswith(SUFFIX)
-        ]
         return sort_versions(v for v in found if invalid_version_reason(v) is None)
 
     def path_of(self, name: str, version: str) -> Path:

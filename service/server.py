@@ -49,6 +49,7 @@ from service.servicers.evaluation import EvaluationServicer
 from service.servicers.insight import InsightServicer
 from service.servicers.rulesets import Publisher, RulesetServicer
 from service.tls import TlsConfigError, add_port
+from service.wire import DecodeGuardInterceptor
 
 log = structlog.get_logger("thidua.service")
 
@@ -87,7 +88,8 @@ def build_server(
         raise ConfigError(exc.message) from None
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=config.threads, thread_name_prefix="thidua-rpc"),
-        interceptors=[CallLogInterceptor(), *auth],
+        # Innermost: undecodable request bytes answer INVALID_ARGUMENT, not gRPC's INTERNAL (service.wire).
+        interceptors=[CallLogInterceptor(), *auth, DecodeGuardInterceptor()],
         options=options,
     )
     source = RulesetSource(config.rulesets, config.limits, config.cache_size)
