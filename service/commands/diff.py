@@ -23,16 +23,22 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from dsl.errors import InputError, NotFoundError, RulesetError
+from service.commands._common import (
+    EXIT_OK,
+    EXIT_USAGE,
+    add_registry_options,
+    load_ruleset,
+    positive_int,
+    report_load_error,
+)
 
-EXIT_OK = 0
+#: The comparison ran and found a change that ``--fail-on`` names.
 EXIT_CHANGED = 1
-EXIT_USAGE = 2
 
 
 def register(subparsers: Any) -> None:
     """Add the ``diff`` subcommand."""
     from dsl.compare import default_jobs
-    from service.commands.show import add_registry_options
 
     p = subparsers.add_parser(
         "diff",
@@ -53,14 +59,14 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument(
         "--jobs",
-        type=_positive,
+        type=positive_int,
         default=default_jobs(),
         metavar="N",
         help="worker processes for the cases (default: the CPUs available)",
     )
     p.add_argument(
         "--max-units",
-        type=_positive,
+        type=positive_int,
         default=200,
         metavar="N",
         help="changed units shown in detail by table and markdown (default 200; JSON lists all)",
@@ -69,35 +75,18 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=run)
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
 def run(args: argparse.Namespace) -> int:
     """The handler: returns the exit status."""
     from dsl.compare import Comparer, compare_corpus, iter_cases
     from dsl.diff import structural_diff
     from dsl.diff_report import ReportWriter
-    from dsl.registry import looks_like_path, parse_ref, resolve_ruleset_arg
 
     compiled = []
     for arg in (args.old, args.new):
-        # --as-of picks the version of a bare NAME; an explicit version or a path keeps its own.
-        ref = None if looks_like_path(arg) else parse_ref(arg)
-        as_of = args.as_of if ref is not None and ref.version is None else None
         try:
-            compiled.append(resolve_ruleset_arg(arg, rulesets_dir=args.rulesets, as_of=as_of))
-        except RulesetError as exc:
-            print(exc.render() or str(exc), file=sys.stderr)
-            return EXIT_USAGE
-        except (NotFoundError, InputError) as exc:
-            print(f"thidua: {arg}: {exc}", file=sys.stderr)
+            compiled.append(load_ruleset(arg, args))
+        except (RulesetError, NotFoundError, InputError) as exc:
+            report_load_error(exc, arg)
             return EXIT_USAGE
     missing = [c for c in args.cases if not Path(c).exists()]
     if missing:

@@ -25,15 +25,21 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from dsl.errors import EvaluationError, InputError, RulesetError
+from dsl.errors import EvaluationError, InputError, NotFoundError, RulesetError
 from dsl.results import AWARDED, OVER_QUOTA, TIED, BlocResult, RequireResult, fmt_decimal
 
 if TYPE_CHECKING:
-    from dsl.api import CompiledRuleset
+    pass
 
-EXIT_OK = 0
-EXIT_ERRORS = 1
-EXIT_USAGE = 2
+from service.commands._common import (
+    EXIT_ERRORS,
+    EXIT_OK,
+    EXIT_USAGE,
+    add_registry_options,
+    load_ruleset,
+    report_input_error,
+    report_load_error,
+)
 
 #: How a title status looks in the table (SPEC: people read tables, machines read JSON).
 STATUS_MARKS = {AWARDED: "✓", TIED: "tied", OVER_QUOTA: "over quota"}
@@ -46,7 +52,7 @@ def register(subparsers: Any) -> None:
         "evaluate",
         help="decide a whole bloc: scores, ranking, titles, rotation",
         usage="thidua evaluate [RULESET] CASE.json [--explain] [--format table|markdown|json] "
-        "[--rulesets-dir DIR]",
+        "[--rulesets DIR] [--as-of DATE]",
         description="Score every unit of a bloc, rank them, award each title within its quota "
         "(reporting ties for a vote) and decide next period's leader and deputy.",
     )
@@ -61,12 +67,7 @@ def register(subparsers: Any) -> None:
         "--explain", action="store_true", help="show every requirement's result and the rotation trace"
     )
     p.add_argument("--format", choices=("table", "markdown", "json"), default="table", help="output format")
-    p.add_argument(
-        "--rulesets-dir",
-        metavar="DIR",
-        default=None,
-        help="registry folder for NAME@VERSION (default: ./rulesets)",
-    )
+    add_registry_options(p)
     p.set_defaults(func=run)
 
 
@@ -100,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
                 )
                 return EXIT_USAGE
             ruleset_arg = case_ref
-        compiled = _load(ruleset_arg, args.rulesets_dir)
+        compiled = load_ruleset(ruleset_arg, args)
         if isinstance(case_ref, str) and ruleset_arg != case_ref:
             ref = f"{compiled.name}@{compiled.version}"
             if ref != case_ref:
@@ -112,30 +113,17 @@ def run(args: argparse.Namespace) -> int:
         finally:
             if progress is not None:
                 progress.clear()
-    except RulesetError as exc:
-        print(exc.render() or str(exc), file=sys.stderr)
+    except (RulesetError, NotFoundError) as exc:
+        report_load_error(exc, ruleset_arg or case_path)
         return EXIT_ERRORS
     except InputError as exc:
-        print(f"{case_path}: invalid {exc.what}:", file=sys.stderr)
-        for v in exc.violations:
-            print(f"  {v.field}: {v.message}", file=sys.stderr)
+        report_input_error(exc, case_path)
         return EXIT_ERRORS
     except EvaluationError as exc:
         print(f"{case_path}: evaluation error: {exc}", file=sys.stderr)
         return EXIT_ERRORS
     write(result, args.format, args.explain, sys.stdout)
     return EXIT_OK
-
-
-def _load(arg: str, rulesets_dir: str | None) -> CompiledRuleset:
-    """A RULESET argument (path or NAME@VERSION) resolved through the registry, checked and compiled."""
-    from dsl.api import compile_checked
-    from dsl.registry import load_resolved_arg
-
-    resolved = load_resolved_arg(arg, rulesets_dir=rulesets_dir)
-    path = resolved.chain[0].path if resolved.chain else arg
-    source = resolved.sources.get(path, "")
-    return compile_checked(resolved.ruleset, source=source, path=path, sources=resolved.sources)
 
 
 class _Progress:

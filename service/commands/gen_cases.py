@@ -16,16 +16,19 @@ from pathlib import Path
 from typing import Any
 
 from dsl.errors import InputError, NotFoundError, RulesetError
-
-EXIT_OK = 0
-EXIT_ERRORS = 1
-EXIT_USAGE = 2
+from service.commands._common import (
+    EXIT_ERRORS,
+    EXIT_OK,
+    EXIT_USAGE,
+    add_registry_options,
+    load_ruleset,
+    positive_int,
+    report_load_error,
+)
 
 
 def register(subparsers: Any) -> None:
     """Add the ``gen-cases`` subcommand."""
-    from service.commands.show import add_registry_options
-
     p = subparsers.add_parser(
         "gen-cases",
         help="generate synthetic, valid bloc cases for regression corpora",
@@ -34,8 +37,8 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("ruleset", metavar="RULESET", help="a .rules file, NAME@VERSION, NAME@latest or NAME")
     # --blocs/--units are required unless --boundaries is given (checked in run()).
-    p.add_argument("--blocs", type=_count, metavar="N", help="number of cases (blocs)")
-    p.add_argument("--units", type=_count, metavar="M", help="members per bloc")
+    p.add_argument("--blocs", type=positive_int, metavar="N", help="number of cases (blocs)")
+    p.add_argument("--units", type=positive_int, metavar="M", help="members per bloc")
     p.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
     p.add_argument("--out", metavar="DIR|FILE.jsonl", default=None, help="destination (default: stdout)")
     add_registry_options(p)
@@ -46,20 +49,9 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=run)
 
 
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
 def run(args: argparse.Namespace) -> int:
     """The handler: returns the exit status."""
     from dsl.gencases import GenerationError, dump_case, generate_cases
-    from dsl.registry import resolve_ruleset_arg
 
     if args.boundaries:
         from service.commands._boundaries import run_boundaries
@@ -70,12 +62,9 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
 
     try:
-        compiled = resolve_ruleset_arg(args.ruleset, rulesets_dir=args.rulesets, as_of=args.as_of)
-    except RulesetError as exc:
-        print(exc.render() or str(exc), file=sys.stderr)
-        return EXIT_ERRORS
-    except (NotFoundError, InputError) as exc:
-        print(f"thidua: {exc}", file=sys.stderr)
+        compiled = load_ruleset(args.ruleset, args)
+    except (RulesetError, NotFoundError, InputError) as exc:
+        report_load_error(exc, args.ruleset)
         return EXIT_ERRORS
     cases = generate_cases(compiled.ruleset, blocs=args.blocs, units=args.units, seed=args.seed)
     try:

@@ -28,9 +28,15 @@ from dsl.results import UnitResult, fmt_decimal, value_to_json
 if TYPE_CHECKING:
     from dsl.api import CompiledRuleset
 
-EXIT_OK = 0
-EXIT_ERRORS = 1
-EXIT_USAGE = 2
+from service.commands._common import (
+    EXIT_ERRORS,
+    EXIT_OK,
+    EXIT_USAGE,
+    add_registry_options,
+    load_ruleset,
+    report_input_error,
+    report_load_error,
+)
 
 #: Keys a wrapped submission may carry besides ``inputs``.
 WRAPPER_KEYS = frozenset({"unit", "inputs", "stage", "period", "bloc", "ruleset"})
@@ -44,13 +50,11 @@ def register(subparsers: Any) -> None:
         description="Validate and score one unit's submission: criteria points, groups, bonus, "
         "penalty, score, level and title eligibility. A .jsonl file is scored line by line.",
     )
-    p.add_argument("ruleset", metavar="RULESET", help="a .rules file or NAME@VERSION from the registry")
+    p.add_argument("ruleset", metavar="RULESET", help="a .rules file, NAME@VERSION, NAME@latest or NAME")
     p.add_argument("submission", metavar="SUBMISSION", help="a .json submission or a .jsonl file of them")
     p.add_argument("--explain", action="store_true", help="show how each number came about")
     p.add_argument("--format", choices=("table", "json"), default="table", help="output format")
-    p.add_argument(
-        "--rulesets-dir", default=None, help="registry folder for NAME@VERSION (default: ./rulesets)"
-    )
+    add_registry_options(p)
     p.set_defaults(func=run)
 
 
@@ -72,12 +76,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"thidua: cannot read {args.submission}: {reason}", file=sys.stderr)
         return EXIT_USAGE
     try:
-        compiled = load(args.ruleset, args.rulesets_dir)
-    except RulesetError as exc:
-        print(exc.render() or str(exc), file=sys.stderr)
-        return EXIT_ERRORS
-    except (NotFoundError, InputError) as exc:
-        print(f"thidua: {exc}", file=sys.stderr)
+        compiled = load_ruleset(args.ruleset, args)
+    except (RulesetError, NotFoundError, InputError) as exc:
+        report_load_error(exc, args.ruleset)
         return EXIT_ERRORS
     if args.submission.endswith(".jsonl"):
         return score_lines(compiled, text, args.explain, sys.stdout)
@@ -89,9 +90,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         result = score_one(compiled, data, args.explain)
     except InputError as exc:
-        print(f"thidua: {args.submission}: invalid {exc.what}:", file=sys.stderr)
-        for v in exc.violations:
-            print(f"  {v.field}: {v.message}", file=sys.stderr)
+        report_input_error(exc, args.submission)
         return EXIT_ERRORS
     except EvaluationError as exc:
         print(f"thidua: {args.submission}: evaluation error: {exc}", file=sys.stderr)

@@ -17,44 +17,19 @@ parse/resolve; 2 usage.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import sys
 from typing import Any
 
 from dsl import nodes as n
 from dsl.errors import InputError, NotFoundError, RulesetError
-
-EXIT_OK = 0
-EXIT_ERRORS = 1
-EXIT_USAGE = 2
-
-
-def add_registry_options(p: argparse.ArgumentParser) -> None:
-    """``--rulesets DIR`` (alias ``--rulesets-dir``) and ``--as-of DATE``, shared by the version commands."""
-    p.add_argument(
-        "--rulesets",
-        "--rulesets-dir",
-        dest="rulesets",
-        metavar="DIR",
-        default=None,
-        help="registry folder for NAME@VERSION (default: $THIDUA_RULESETS, else ./rulesets)",
-    )
-    p.add_argument(
-        "--as-of",
-        dest="as_of",
-        metavar="DATE",
-        type=_date,
-        default=None,
-        help="with a bare NAME: the highest version whose effective period contains DATE (YYYY-MM-DD)",
-    )
-
-
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a date (YYYY-MM-DD)") from None
+from service.commands._common import (
+    EXIT_ERRORS,
+    EXIT_OK,
+    EXIT_USAGE,
+    add_registry_options,
+    report_load_error,
+)
 
 
 def register(subparsers: Any) -> None:
@@ -140,11 +115,8 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         resolved = load_resolved_arg(args.ruleset, rulesets_dir=args.rulesets, as_of=args.as_of)
-    except RulesetError as exc:
-        print(exc.render() or str(exc), file=sys.stderr)
-        return EXIT_ERRORS
-    except (NotFoundError, InputError) as exc:
-        print(f"thidua: {exc}", file=sys.stderr)
+    except (RulesetError, NotFoundError, InputError) as exc:
+        report_load_error(exc, args.ruleset)
         return EXIT_ERRORS
     rs: n.Ruleset = resolved.ruleset
     sha = ruleset_sha256(rs)
