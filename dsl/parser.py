@@ -9,10 +9,13 @@ token.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import gc
 import re
 import threading
 import unicodedata
+from collections.abc import Iterator
 from decimal import Decimal
 from importlib import resources
 from typing import Any
@@ -116,9 +119,44 @@ def normalize(text: str) -> str:
     return unicodedata.normalize("NFC", text)
 
 
+_gc_lock = threading.Lock()
+_gc_pausers = 0
+_gc_was_enabled = False
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a file is parsed.
+
+    Parsing allocates a great many objects and frees none that form cycles
+    (tokens, Lark trees, frozen nodes), yet every allocation counts towards a
+    collection that walks the whole growing heap: on 5,000 criteria this made
+    parse time grow 18× for 10× the input instead of 9.5×. Reference counting
+    still frees everything as usual. Concurrent parses share one pause: the
+    collector is resumed when the last one ends, and only if it was on before.
+    """
+    global _gc_pausers, _gc_was_enabled
+    with _gc_lock:
+        if _gc_pausers == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_pausers += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_pausers -= 1
+            if _gc_pausers == 0 and _gc_was_enabled:
+                gc.enable()
+
+
 def parse(text: str, path: str = "<string>") -> n.SourceFile:
     """Parse a whole ruleset file. Raises `RulesetError` with syntax diagnostics."""
-    text = normalize(text)
+    with _gc_paused():
+        return _parse(normalize(text), path)
+
+
+def _parse(text: str, path: str) -> n.SourceFile:
     try:
         tree = _get_parser().parse(text)
     except lark.exceptions.UnexpectedInput as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import gc
 import re
 import unicodedata
 from decimal import Decimal
@@ -321,6 +322,22 @@ def test_comment_lines_count_newlines_only() -> None:
     """A form feed or line separator does not shift comment lines away from spans (fixed bug)."""
     sf = parse('ruleset r version "1" {\f description "a\u2028b"\n  # c\n}')
     assert [("# c", 2, 3)] == [(c.text, c.line, c.column) for c in sf.comments]
+
+
+def test_parse_leaves_the_garbage_collector_as_it_found_it() -> None:
+    """Parsing pauses the cyclic GC only while it runs, after success and after errors alike."""
+    assert gc.isenabled()
+    parse(EXAMPLE)
+    assert gc.isenabled()
+    with pytest.raises(RulesetError):
+        parse(HEADER + "let = \n}")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        parse(EXAMPLE)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
 
 
 def test_empty_file_parses_to_nothing() -> None:
