@@ -95,3 +95,16 @@ serve: install
 
 demo: install
 	$(BIN)/python -m service.demo --rulesets rulesets --case rulesets/khoi3/cases/2023.json
+
+# --------------------------------------------------------------------------- reliability (docs/RELIABILITY.md)
+#   make reliability    full-size load, soak and fault runs, each printing its figures (about 45 minutes
+#                       on 2 cores). Each starts a private PostgreSQL (bench/_pg.py; needs initdb, and
+#                       runuser when run as root) and never touches a shared server. Loopback only;
+#                       every run is bounded in calls and time. For a smaller run call one script
+#                       with its own flags (--help).
+.PHONY: reliability
+
+reliability: install
+	$(BIN)/python bench/load.py --workers 2 --clients 4 --requests 3000
+	$(BIN)/python bench/soak.py --calls 200000
+	$(BIN)/python bench/faults.py --kind all --writes 2000 --faults 3
