@@ -45,7 +45,12 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         require_usable(config.auth)  # before any database work: fail fast on a missing token setup
-        store = open_store(config.database_url, config.rulesets, structlog.get_logger("thidua.db"))
+        store = open_store(
+            config.database_url,
+            config.rulesets,
+            structlog.get_logger("thidua.db"),
+            background_import=config.workers == 1,
+        )
     except ThiduaError as exc:
         print(f"thidua serve: {exc.message}", file=sys.stderr)
         return 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -167,7 +168,7 @@ def test_serve_without_tokens_refuses_to_start(folder: Path, sqlite_url: str) ->
 
 
 def test_serve_migrates_and_imports_the_folder_on_start(folder: Path, sqlite_url: str) -> None:
-    """`thidua serve` creates the schema and publishes the folder's rulesets before serving."""
+    """`thidua serve` creates the schema before serving and publishes the folder's rulesets (in the background)."""
     proc = subprocess.Popen(
         [
             *THIDUA,
@@ -191,7 +192,13 @@ def test_serve_migrates_and_imports_the_folder_on_start(folder: Path, sqlite_url
             if "serving" in line:
                 break
         store = Store(sqlite_url)
-        assert {"aggr", "divz", "khoi3"} == {r.name for r in store.list_rulesets()}
+        assert store.schema_revision() is not None
+        deadline = time.monotonic() + 60
+        names: set[str] = set()
+        while time.monotonic() < deadline and names != {"aggr", "divz", "khoi3"}:
+            names = {r.name for r in store.list_rulesets()}
+            time.sleep(0.2)
+        assert {"aggr", "divz", "khoi3"} == names
         store.close()
     finally:
         proc.terminate()
