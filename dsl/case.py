@@ -109,6 +109,16 @@ def load_case(text: str, path: str = "<case>") -> Case:
     return parse_case(read_json(text, path, what="case"))
 
 
+def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``object_pairs_hook`` refusing duplicate keys: JSON would silently keep only the last value."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"the key {json.dumps(key, ensure_ascii=False)} appears twice in one object")
+        out[key] = value
+    return out
+
+
 def read_json(text: str, path: str, what: str = "case") -> Any:
     """JSON text → Python data with exact numbers; malformed JSON is an `InputError` naming the spot."""
 
@@ -116,7 +126,9 @@ def read_json(text: str, path: str, what: str = "case") -> Any:
         raise ValueError(f"{name} is not a number thidua accepts")
 
     try:
-        return json.loads(text, parse_float=Decimal, parse_int=int, parse_constant=reject_constant)
+        return json.loads(
+            text, parse_float=Decimal, parse_int=int, parse_constant=reject_constant, object_pairs_hook=unique_keys
+        )
     except json.JSONDecodeError as exc:
         raise InputError(
             [FieldViolation(path, f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}")],

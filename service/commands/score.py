@@ -19,6 +19,7 @@ import argparse
 import json
 import sys
 from collections.abc import Mapping
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -67,8 +68,6 @@ def load(arg: str, rulesets_dir: str | None = None) -> CompiledRuleset:
 
 def run(args: argparse.Namespace) -> int:
     """The handler: returns the exit status."""
-    from dsl.inputs import load_json
-
     try:
         text = Path(args.submission).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -87,6 +86,9 @@ def run(args: argparse.Namespace) -> int:
     except json.JSONDecodeError as exc:
         print(f"thidua: {args.submission}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}", file=sys.stderr)
         return EXIT_ERRORS
+    except (ValueError, RecursionError) as exc:
+        print(f"thidua: {args.submission}: invalid JSON: {json_problem(exc)}", file=sys.stderr)
+        return EXIT_ERRORS
     try:
         result = score_one(compiled, data, args.explain)
     except InputError as exc:
@@ -101,6 +103,18 @@ def run(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(render(compiled, result, explain=args.explain))
     return EXIT_OK
+
+
+def load_json(text: str) -> Any:
+    """A submission's JSON with exact numbers; a key given twice is refused, not silently overwritten."""
+    from dsl.case import unique_keys
+
+    return json.loads(text, parse_float=Decimal, parse_int=Decimal, object_pairs_hook=unique_keys)
+
+
+def json_problem(exc: ValueError | RecursionError) -> str:
+    """What is wrong with JSON that parsed no further than a duplicate key or a too deep nesting."""
+    return "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
 
 
 def split_submission(data: Any) -> tuple[str | None, Any]:
@@ -140,8 +154,6 @@ def error_json(exc: Exception) -> dict[str, Any]:
 
 def score_lines(compiled: CompiledRuleset, text: str, explain: bool, out: TextIO) -> int:
     """Score every non-blank line; one JSON object per line out; 1 if any line failed."""
-    from dsl.inputs import load_json
-
     failed = False
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
@@ -150,6 +162,9 @@ def score_lines(compiled: CompiledRuleset, text: str, explain: bool, out: TextIO
             record: dict[str, Any] = result_json(score_one(compiled, load_json(line), explain), explain)
         except json.JSONDecodeError as exc:
             record = {"line": number, "error": {"kind": "json", "message": f"invalid JSON: {exc.msg}"}}
+            failed = True
+        except (ValueError, RecursionError) as exc:
+            record = {"line": number, "error": {"kind": "json", "message": f"invalid JSON: {json_problem(exc)}"}}
             failed = True
         except (InputError, EvaluationError) as exc:
             record = {"line": number, "error": error_json(exc)}

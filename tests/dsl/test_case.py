@@ -211,3 +211,9 @@ def test_absurdly_nested_json_is_an_input_error() -> None:
     """JSON nested beyond what the parser can follow is reported, not a crash."""
     with pytest.raises(InputError, match="nested too deeply"):
         load_case("[" * 100_000 + "]" * 100_000)
+
+
+def test_duplicate_json_key_is_an_input_error() -> None:
+    """A key given twice in one case object is refused, naming the key (JSON would keep only the last)."""
+    with pytest.raises(InputError, match='the key "members" appears twice'):
+        load_case('{"members": ["a", "b"], "members": ["a"], "submissions": []}')

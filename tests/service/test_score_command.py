@@ -149,3 +149,24 @@ def test_registry_reference(wrapped: Path, capsys: pytest.CaptureFixture[str]) -
     )
     out = json.loads(capsys.readouterr().out)
     assert ("2023.1", "102.88") == (out["ruleset"]["version"], out["score"])
+
+
+def test_duplicate_json_key_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A key given twice in a submission is an error naming it, not a silently kept last value."""
+    path = tmp_path / "dup.json"
+    text = json.dumps(submissions()[0]["inputs"])
+    path.write_text('{"members": 1, ' + text[1:], encoding="utf-8")
+    assert 1 == cli.main(["score", str(RULES), str(path)])
+    assert 'the key "members" appears twice' in capsys.readouterr().err
+
+
+def test_absurdly_nested_submission_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """JSON nested beyond what the parser can follow is a one-line error (file and .jsonl), not a traceback."""
+    path = tmp_path / "deep.json"
+    path.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    assert 1 == cli.main(["score", str(RULES), str(path)])
+    assert "invalid JSON: nested too deeply" in capsys.readouterr().err
+    lines = tmp_path / "deep.jsonl"
+    lines.write_text("[" * 100_000 + "]" * 100_000 + "\n", encoding="utf-8")
+    assert 1 == cli.main(["score", str(RULES), str(lines)])
+    assert "nested too deeply" == json.loads(capsys.readouterr().out)["error"]["message"].split(": ")[1]
