@@ -127,7 +127,11 @@ def read_json(text: str, path: str, what: str = "case") -> Any:
 
     try:
         return json.loads(
-            text, parse_float=Decimal, parse_int=int, parse_constant=reject_constant, object_pairs_hook=unique_keys
+            text,
+            parse_float=Decimal,
+            parse_int=int,
+            parse_constant=reject_constant,
+            object_pairs_hook=unique_keys,
         )
     except json.JSONDecodeError as exc:
         raise InputError(

@@ -164,7 +164,10 @@ def score_lines(compiled: CompiledRuleset, text: str, explain: bool, out: TextIO
             record = {"line": number, "error": {"kind": "json", "message": f"invalid JSON: {exc.msg}"}}
             failed = True
         except (ValueError, RecursionError) as exc:
-            record = {"line": number, "error": {"kind": "json", "message": f"invalid JSON: {json_problem(exc)}"}}
+            record = {
+                "line": number,
+                "error": {"kind": "json", "message": f"invalid JSON: {json_problem(exc)}"},
+            }
             failed = True
         except (InputError, EvaluationError) as exc:
             record = {"line": number, "error": error_json(exc)}
