@@ -9,10 +9,9 @@ the author wrote (``70%`` stays ``70%``), and every comment is put back.
 
 from __future__ import annotations
 
-import bisect
-
 from dsl import nodes as n
 from dsl.errors import RulesetError, ThiduaError
+from dsl.format_comments import Anchor, Key, place_comments
 from dsl.parser import parse
 
 # Binding strength, loosest first; a child printed where the grammar expects at
@@ -67,9 +66,6 @@ def escape_string(value: str) -> str:
 # ------------------------------------------------------------------ output
 
 
-Key = tuple[str, int]
-
-
 class _Line:
     """One output line; ``key`` names the item that starts on it (comments attach there)."""
 
@@ -82,29 +78,12 @@ class _Line:
         self.comment_indent = comment_indent
 
 
-class _Anchor:
-    """A source item comments can attach to: where it was, and where it sits in the tree."""
-
-    __slots__ = ("column", "end", "first_child", "head_end", "key", "kind", "order", "parent", "start")
-
-    def __init__(self, key: Key, span: n.Span, order: int, parent: int | None, kind: str) -> None:
-        self.key = key
-        self.start = span.line
-        self.column = span.column
-        self.end = span.end_line
-        self.order = order
-        self.parent = parent
-        self.kind = kind
-        self.first_child: int | None = None
-        self.head_end: int | None = None
-
-
 class _Writer:
     """Collects output lines and the anchors (items with source spans) in print order."""
 
     def __init__(self) -> None:
         self.lines: list[_Line] = []
-        self.anchors: list[_Anchor] = []
+        self.anchors: list[Anchor] = []
         self._stack: list[int] = []
 
     def line(self, indent: int, key: Key | None = None, comment_indent: int | None = None) -> None:
@@ -124,7 +103,7 @@ class _Writer:
             return key
         parent = next((i for i in reversed(self._stack) if i >= 0), None)
         index = len(self.anchors)
-        anchor = _Anchor(key, span, index, parent, kind)
+        anchor = Anchor(key, span, index, parent, kind)
         anchor.head_end = head_end
         self.anchors.append(anchor)
         if parent is not None and self.anchors[parent].first_child is None:
@@ -641,131 +620,6 @@ def _covering(first: n.Span, last: n.Span) -> n.Span:
     return n.Span(first.line, first.column, last.end_line, last.end_column, first.file)
 
 
-# ----------------------------------------------------------------- comments
-
-
-class _Placement:
-    """Where each comment goes: before an item, at the end of its first line, or at the end."""
-
-    def __init__(self) -> None:
-        self.leading: dict[Key, list[n.Comment]] = {}
-        self.trailing: dict[Key, n.Comment] = {}
-        self.eof: list[n.Comment] = []
-
-    def lead(self, anchor: _Anchor | None, comment: n.Comment) -> None:
-        if anchor is None:
-            self.eof.append(comment)
-        else:
-            self.leading.setdefault(anchor.key, []).append(comment)
-
-
-class _SourceIndex:
-    """Positions in the original text: which lines hold code before a comment, where blocks open."""
-
-    def __init__(self, source: str) -> None:
-        self.source = source
-        self.lines = source.split("\n")
-        self.offsets: list[int] = []
-        pos = 0
-        for line in self.lines:
-            self.offsets.append(pos)
-            pos += len(line) + 1
-
-    def code_before(self, comment: n.Comment) -> bool:
-        if not 1 <= comment.line <= len(self.lines):
-            return False
-        return bool(self.lines[comment.line - 1][: comment.column - 1].strip())
-
-    def brace_line(self, line: int, column: int) -> int | None:
-        """The line of the first ``{`` at or after (line, column), outside texts and comments."""
-        if not 1 <= line <= len(self.lines):
-            return None
-        src = self.source
-        i = self.offsets[line - 1] + column - 1
-        in_string = False
-        while i < len(src):
-            c = src[i]
-            if in_string:
-                if c == "\\":
-                    i += 1
-                elif c == '"' or c == "\n":
-                    in_string = False
-            elif c == '"':
-                in_string = True
-            elif c == "#":
-                nl = src.find("\n", i)
-                if nl < 0:
-                    return None
-                i = nl
-                continue
-            elif c == "{":
-                return src.count("\n", 0, i) + 1
-            i += 1
-        return None
-
-
-def _place_comments(comments: tuple[n.Comment, ...], anchors: list[_Anchor], source: str) -> _Placement:
-    """Decide, for every comment, the item it belongs to (docs/formatting.md, "Comments")."""
-    placed = _Placement()
-    if not comments:
-        return placed
-    index = _SourceIndex(source)
-    ordered = sorted(anchors, key=lambda a: (a.start, a.column, a.order))
-    positions = [(a.start, a.column) for a in ordered]
-    starts = [a.start for a in ordered]
-
-    def head_end(a: _Anchor) -> int:
-        if a.head_end is None:
-            a.head_end = index.brace_line(a.start, a.column) or a.start
-        return a.head_end
-
-    def containing(line: int, before: int) -> _Anchor | None:
-        """The innermost anchor that starts before ``before`` and spans ``line``."""
-        i = bisect.bisect_left(positions, (before, 0)) - 1
-        a = ordered[i] if i >= 0 else None
-        while a is not None and a.end < line:
-            a = anchors[a.parent] if a.parent is not None else None
-        return a
-
-    def next_after(line: int) -> _Anchor | None:
-        i = bisect.bisect_right(starts, line)
-        return ordered[i] if i < len(ordered) else None
-
-    for comment in sorted(comments, key=lambda c: (c.line, c.column)):
-        line = comment.line
-        if not index.code_before(comment):
-            outer = containing(line, line)
-            if outer is None:
-                placed.lead(next_after(line), comment)
-            elif outer.first_child is None or line <= head_end(outer):
-                placed.lead(outer, comment)
-            else:
-                follower = next_after(line)
-                placed.lead(
-                    follower if follower is not None and follower.start <= outer.end else outer, comment
-                )
-            continue
-        i = bisect.bisect_left(positions, (line, comment.column)) - 1
-        if i < 0:
-            placed.lead(next_after(line), comment)
-            continue
-        owner = ordered[i]
-        if owner.end < line:
-            # Code on this line belongs to an enclosing item that continues after ``owner``.
-            outer = containing(line, line + 1)
-            placed.lead(outer if outer is not None else owner, comment)
-            continue
-        if owner.first_child is None:
-            on_own_line = owner.end == line
-        else:
-            on_own_line = line <= head_end(owner)
-        if on_own_line and owner.key not in placed.trailing:
-            placed.trailing[owner.key] = comment
-        else:
-            placed.lead(owner, comment)
-    return placed
-
-
 # ------------------------------------------------------------------ files
 
 
@@ -773,7 +627,7 @@ def format_source(sf: n.SourceFile) -> str:
     """A parsed file in canonical layout, comments included; ends with a newline unless empty."""
     w = _Writer()
     _FilePrinter(w).source_file(sf)
-    placed = _place_comments(sf.comments, w.anchors, sf.source)
+    placed = place_comments(sf.comments, w.anchors, sf.source)
     out: list[str] = []
     used: set[Key] = set()
     for line in w.lines:
