@@ -49,3 +49,12 @@ def test_unknown_level_exits_one(capsys: pytest.CaptureFixture[str]) -> None:
     """An unknown level is reported with a suggestion, exit 1, no traceback."""
     assert 1 == cli.main(["whatif", RULES, CASE, "--unit", "ubkt", "--level", "excelent"])
     assert "did you mean 'excellent'?" in capsys.readouterr().err
+
+
+def test_all_lists_why_inputs_cannot_help(capsys: pytest.CaptureFixture[str]) -> None:
+    """--all names each input that cannot help with its reason (a declared range here)."""
+    args = ["whatif", RULES, CASE, "--unit", "ubkt", "--title", "co_ubnd", "--alone", "--all"]
+    assert 0 == cli.main([*args, "--inputs", "reviews_held,key_tasks_excellent"])
+    out = capsys.readouterr().out
+    assert "cannot: reviews_held — raising it: reviews_held must be from 0 to 2, got 3" in out
+    assert "key_tasks_excellent 3 → 4 (+1)  [exact]" in out
