@@ -32,7 +32,7 @@ from dsl.case import Case
 from dsl.errors import EvaluationError, FieldViolation, InputError
 from dsl.interpreter import MapEnv, evaluate
 from dsl.results import AWARDED, ELIGIBLE, NOT_ELIGIBLE, RulesetRef, fmt_decimal
-from dsl.search import AxisSearch, Change, Limit, Outcome, freeze, show_value
+from dsl.search import AxisSearch, Change, Limit, Outcome, Probe, freeze, show_value
 
 if TYPE_CHECKING:
     from dsl.api import CompiledRuleset
@@ -554,7 +554,7 @@ def _combine(
         if isinstance(o, str):
             return applied, False
         if o.reached:
-            return applied, True
+            return _prune(probe, base, applied), True
         # None: an earlier award the quick check could not decide — not a failure to fix.
         failing = [i for i, p in enumerate(o.passed) if p is False]
         changes: tuple[Change, ...]
@@ -597,6 +597,18 @@ def _combine(
         current[best.input] = best.after
     o = probe.outcome(current)
     return applied, not isinstance(o, str) and o.reached
+
+
+def _prune(probe: Probe, base: Mapping[str, Any], applied: list[Change]) -> list[Change]:
+    """Drop changes the combination does not need (greedy steps can overshoot); still verified."""
+    kept = list(applied)
+    for change in reversed(applied):
+        trial = [c for c in kept if c is not change]
+        inputs = {**base, **{c.input: c.after for c in trial}}
+        o = probe.outcome(inputs)
+        if not isinstance(o, str) and o.reached:
+            kept = trial
+    return kept
 
 
 def _progress(compiled: CompiledRuleset, c: _Condition | None) -> Callable[[Outcome], Decimal | None] | None:
