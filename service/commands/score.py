@@ -54,7 +54,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("ruleset", metavar="RULESET", help="a .rules file, NAME@VERSION, NAME@latest or NAME")
     p.add_argument("submission", metavar="SUBMISSION", help="a .json submission or a .jsonl file of them")
     p.add_argument("--explain", action="store_true", help="show how each number came about")
-    p.add_argument("--format", choices=("table", "json"), default="table", help="output format")
+    p.add_argument("--format", choices=("table", "markdown", "json"), default="table", help="output format")
     add_registry_options(p)
     p.set_defaults(func=run)
 
@@ -101,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
         json.dump(result_json(result, args.explain), sys.stdout, ensure_ascii=False, indent=2)
         sys.stdout.write("\n")
     else:
-        sys.stdout.write(render(compiled, result, explain=args.explain))
+        sys.stdout.write(render(compiled, result, explain=args.explain, markdown=args.format == "markdown"))
     return EXIT_OK
 
 
@@ -180,7 +180,11 @@ def score_lines(compiled: CompiledRuleset, text: str, explain: bool, out: TextIO
 # ------------------------------------------------------------------ the table
 
 
-def _table(header: list[str], rows: list[list[str]], numeric: set[int]) -> list[str]:
+def _table(header: list[str], rows: list[list[str]], numeric: set[int], markdown: bool = False) -> list[str]:
+    if markdown:
+        from service.commands.evaluate import table
+
+        return table(header, rows, numeric, True)
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
 
     def fmt(row: list[str]) -> str:
@@ -190,14 +194,17 @@ def _table(header: list[str], rows: list[list[str]], numeric: set[int]) -> list[
     return [fmt(header), "  ".join("-" * w for w in widths), *(fmt(r) for r in rows)]
 
 
-def render(compiled: CompiledRuleset, result: UnitResult, *, explain: bool = False) -> str:
-    """The people's view of one unit's result."""
+def render(
+    compiled: CompiledRuleset, result: UnitResult, *, explain: bool = False, markdown: bool = False
+) -> str:
+    """The people's view of one unit's result (an aligned text table, or GitHub markdown)."""
     p = result.places
     plan = compiled.plan
     ex = result.explanation
     crit = {c.name: c for c in ex.criteria} if ex is not None else {}
     lines = [
-        f"{result.unit or 'unit'} — ruleset {result.ruleset.name} {result.ruleset.version} "
+        ("## " if markdown else "")
+        + f"{result.unit or 'unit'} — ruleset {result.ruleset.name} {result.ruleset.version} "
         f"(sha256 {result.ruleset.sha256[:12]})",
         "",
     ]
@@ -232,11 +239,12 @@ def render(compiled: CompiledRuleset, result: UnitResult, *, explain: bool = Fal
                     notes.append("else row" if cr.table_row == 0 else f"row {cr.table_row}")
                 row += [str(value_to_json(cr.raw)), ", ".join(notes)]
             rows.append(row)
-    lines += _table(header, rows, {2, 3})
+    lines += _table(header, rows, {2, 3}, markdown)
     lines.append("")
     level_label = next((lv.label for lv in plan.levels if lv.name == result.level), "")
-    lines.append(f"score  {fmt_decimal(result.score, p)}")
-    lines.append(f"level  {result.level}" + (f" — {level_label}" if level_label else ""))
+    item = "- " if markdown else ""  # a list in markdown, or the two lines would run together
+    lines.append(f"{item}score  {fmt_decimal(result.score, p)}")
+    lines.append(f"{item}level  {result.level}" + (f" — {level_label}" if level_label else ""))
     if explain and ex is not None and ex.level is not None:
         for step in ex.level.steps:
             lines.append(f"       {step.level}: when {_tri(step.when)}, unless {_tri(step.unless)}")
@@ -246,6 +254,7 @@ def render(compiled: CompiledRuleset, result: UnitResult, *, explain: bool = Fal
             ["title", "label", "eligibility"],
             [[t.name, t.label, t.status] for t in result.titles.values()],
             set(),
+            markdown,
         )
         if explain:
             for t in result.titles.values():

@@ -170,3 +170,12 @@ def test_absurdly_nested_submission_is_an_error(tmp_path: Path, capsys: pytest.C
     lines.write_text("[" * 100_000 + "]" * 100_000 + "\n", encoding="utf-8")
     assert 1 == cli.main(["score", str(RULES), str(lines)])
     assert "nested too deeply" == json.loads(capsys.readouterr().out)["error"]["message"].split(": ")[1]
+
+
+def test_markdown_output(wrapped: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`--format markdown` (SPEC §2: tabular output) prints GitHub tables for criteria and titles."""
+    assert 0 == cli.main(["score", str(RULES), str(wrapped), "--format", "markdown"])
+    out = capsys.readouterr().out.splitlines()
+    assert "| criterion | label | points | max |" in out
+    assert "| title | label | eligibility |" in out
+    assert "- score  102.88" in out
