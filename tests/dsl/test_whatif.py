@@ -220,3 +220,19 @@ def test_bloc_aggregates_are_decided_with_the_whole_bloc() -> None:
     assert any("bloc aggregates" in note for note in answer.notes)
     with pytest.raises(EvaluationError):
         what_it_takes(rs, {"tasks": 4}, t, unit="a")
+
+
+def test_combination_drops_unneeded_changes() -> None:
+    """Greedy first raises a for `a + b >= 10`; once b is raised for `b >= 10`, a is not needed and is dropped."""
+    text = """ruleset g version "1" {
+  input a: int >= 0
+  input b: int >= 0
+  input c: int >= 0
+  title t "T" { require a + b >= 10 "sum"  require b >= 10 "b"  require c >= 1 "c" }
+}
+"""
+    rs = compile_ruleset(text, "g.rules")
+    answer = what_it_takes(rs, {"a": 0, "b": 0, "c": 0}, resolve_target(rs, title="t", level=None))
+    assert () == answer.single
+    assert True is answer.combined_reaches
+    assert [("b", D(10)), ("c", D(1))] == [(c.input, c.after) for c in answer.combined]
