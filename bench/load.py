@@ -1,6 +1,6 @@
 """Bounded load on loopback: Score, ScoreStream and CheckEligibility against ``thidua serve --workers 2``.
 
-    .venv/bin/python bench/load.py [--clients 4] [--requests 3000] [--seconds 120] [--database-url URL]
+    .venv/bin/python bench/load.py [--clients 4] [--requests 3000] [--seconds 600] [--database-url URL]
 
 A private PostgreSQL (bench/_pg.py) is started unless ``--database-url`` is
 given, and ``thidua serve --workers 2`` runs on it (every answered evaluation
@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=4, help="client processes (default 4)")
     parser.add_argument("--threads", type=int, default=2, help="threads per client process (default 2)")
     parser.add_argument("--requests", type=int, default=3000, help="calls per client process (default 3000)")
-    parser.add_argument("--seconds", type=float, default=180.0, help="time limit of the run (default 180)")
+    parser.add_argument("--seconds", type=float, default=600.0, help="time limit of the run (default 600)")
     parser.add_argument(
         "--stream-items", type=int, default=20, help="submissions per ScoreStream (default 20)"
     )
