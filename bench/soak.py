@@ -21,6 +21,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from queue import Empty
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -128,15 +129,20 @@ def main(argv: list[str] | None = None) -> int:
             for p in procs:
                 p.start()
             next_report = 0
-            while any(p.is_alive() for p in procs):
-                time.sleep(1.0)
+            latencies: list[float] = []
+            received = 0
+            # Read results while sampling: a client cannot exit before its results left the pipe.
+            while received < len(procs):
+                try:
+                    latencies.extend(queue.get(timeout=1.0))
+                    received += 1
+                except Empty:
+                    if not any(p.is_alive() for p in procs) and queue.empty():
+                        raise RuntimeError("a client process died without reporting") from None
                 samples.append((time.perf_counter() - started, done.value, server.rss_kib()))
                 if done.value >= next_report:
                     print(f"  {done.value:>7} calls  RSS {samples[-1][2] / 1024:7.1f} MiB", flush=True)
                     next_report += 20_000
-            latencies: list[float] = []
-            for _ in procs:
-                latencies.extend(queue.get(timeout=60))
             for p in procs:
                 p.join(30)
             elapsed = time.perf_counter() - started
