@@ -97,6 +97,7 @@ def depth_guarded(field: str, limits: Limits, work: Callable[[], T]) -> T:
     except RecursionError:
         raise _depth_error(field, limits, "the source nests too deep to process") from None
     except RulesetError as exc:
-        if any("recursion" in d.message for d in exc.diagnostics):
+        # The parser and checker report running out of stack as a diagnostic with code "limit".
+        if any(d.code == "limit" or "recursion" in d.message for d in exc.diagnostics):
             raise _depth_error(field, limits, "the source nests too deep to parse") from None
         raise

@@ -63,3 +63,15 @@ def test_recursion_becomes_the_depth_limit() -> None:
     with pytest.raises(RequestLimitError) as info:
         depth_guarded("source", Limits(), work)
     assert "max_nesting_depth" == info.value.limit
+
+
+def test_parser_stack_limit_diagnostic_becomes_the_depth_limit() -> None:
+    """A source too deep for the parser (a `limit` diagnostic, not a RecursionError) is named max_nesting_depth."""
+    from dsl.parser import parse
+
+    text = RULES.read_text(encoding="utf-8").replace(
+        "= 1.5 * reviews_held", "= " + "-" * 5000 + "reviews_held"
+    )
+    with pytest.raises(RequestLimitError) as info:
+        depth_guarded("source", Limits(), lambda: parse(text, "deep.rules"))
+    assert ("max_nesting_depth", "source") == (info.value.limit, info.value.field)
