@@ -15,7 +15,6 @@ source order; nothing here raises for a bad ruleset except `require_ok` and
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -261,9 +260,9 @@ class _Checker:
         """The span of ``name`` inside a declaration that starts at ``span``."""
         line = self._line(span)
         if line is not None:
-            m = re.compile(r"(?<!\w)" + re.escape(name) + r"(?!\w)").search(line, max(0, span.column - 1))
-            if m is not None:
-                return n.Span(span.line, m.start() + 1, span.line, m.end() + 1, span.file)
+            at = _find_word(line, name, max(0, span.column - 1))
+            if at >= 0:
+                return n.Span(span.line, at + 1, span.line, at + len(name) + 1, span.file)
         return self._head(span)
 
     def _head(self, span: n.Span) -> n.Span:
@@ -763,3 +762,24 @@ def _num(value: Decimal) -> str:
 
 def _type_words(ty: Type) -> str:
     return {"enum": "an enum", "list": "a list", "level": "a level"}.get(ty.kind, f"a {ty.kind}")
+
+
+def _is_word_char(c: str) -> bool:
+    return c.isalnum() or c == "_"
+
+
+def _find_word(line: str, name: str, start: int) -> int:
+    """Where ``name`` stands as a whole word in ``line`` at or after ``start``, or -1.
+
+    A plain search rather than a regex per name: a ruleset declares thousands
+    of names, more than the ``re`` module's pattern cache holds.
+    """
+    at = line.find(name, start)
+    while at >= 0:
+        end = at + len(name)
+        if (at == 0 or not _is_word_char(line[at - 1])) and (
+            end == len(line) or not _is_word_char(line[end])
+        ):
+            return at
+        at = line.find(name, at + 1)
+    return -1
