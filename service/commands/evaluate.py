@@ -120,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
         report_input_error(exc, case_path)
         return EXIT_ERRORS
     except EvaluationError as exc:
-        print(f"{case_path}: evaluation error: {exc}", file=sys.stderr)
+        print(f"thidua: {case_path}: evaluation error: {exc}", file=sys.stderr)
         return EXIT_ERRORS
     write(result, args.format, args.explain, sys.stdout)
     return EXIT_OK

@@ -126,6 +126,7 @@ def test_exhausted_rotation_is_an_evaluation_error(
     assert 1 == code
     assert "no unit could be chosen as leader" in err
     assert "there is no current deputy" in err
+    assert err.startswith("thidua: ")  # like every other error of the command
 
 
 def test_invalid_json_and_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
