@@ -112,9 +112,13 @@ def load_case(text: str, path: str = "<case>") -> Case:
 def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     """``object_pairs_hook`` refusing duplicate keys: JSON would silently keep only the last value."""
     out: dict[str, Any] = {}
+    seen: set[str] = set()
     for key, value in pairs:
-        if key in out:
-            raise ValueError(f"the key {json.dumps(key, ensure_ascii=False)} appears twice in one object")
+        # Names are compared as NFC (SPEC §1.1): "tên" typed composed and decomposed is one key.
+        name = key if key.isascii() else unicodedata.normalize("NFC", key)
+        if name in seen:
+            raise ValueError(f"the key {json.dumps(name, ensure_ascii=False)} appears twice in one object")
+        seen.add(name)
         out[key] = value
     return out
 

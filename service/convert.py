@@ -120,7 +120,17 @@ class _Reader:
 
     def fields(self, values: Mapping[str, vals.Value], prefix: str) -> dict[str, Any]:
         # Sorted: a protobuf map has no order, and error lists must be deterministic.
-        return {normalize(name): self.value(value, prefix + name) for name, value in sorted(values.items())}
+        out: dict[str, Any] = {}
+        for name, value in sorted(values.items()):
+            key = normalize(name)
+            if key in out:
+                # The same name typed composed and decomposed (SPEC §1.1): refuse rather than keep one silently.
+                self.violations.append(
+                    FieldViolation(prefix + name, f"'{key}' is given twice (once decomposed)")
+                )
+                continue
+            out[key] = self.value(value, prefix + name)
+        return out
 
     def check(self, what: str) -> None:
         if self.violations:

@@ -217,3 +217,12 @@ def test_duplicate_json_key_is_an_input_error() -> None:
     """A key given twice in one case object is refused, naming the key (JSON would keep only the last)."""
     with pytest.raises(InputError, match='the key "members" appears twice'):
         load_case('{"members": ["a", "b"], "members": ["a"], "submissions": []}')
+
+
+def test_duplicate_key_composed_and_decomposed_is_an_input_error() -> None:
+    """A key typed once composed and once decomposed is the same name (NFC) and so a duplicate."""
+    import unicodedata
+
+    nfc, nfd = (unicodedata.normalize(form, "thành_viên") for form in ("NFC", "NFD"))
+    with pytest.raises(InputError, match="appears twice"):
+        load_case(f'{{"{nfc}": 1, "{nfd}": 2, "members": [], "submissions": []}}')

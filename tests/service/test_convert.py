@@ -117,3 +117,14 @@ def test_units_per_bloc_limit() -> None:
     with pytest.raises(RequestLimitError) as info:
         case_to_mapping(case, Limits(max_units_per_bloc=2))
     assert ("max_units_per_bloc", "bloc_case.members") == (info.value.limit, info.value.field)
+
+
+def test_a_name_given_composed_and_decomposed_is_refused() -> None:
+    """'tên' sent both as NFC and NFD keys is one name (SPEC §1.1): a violation, not one value silently dropped."""
+    import unicodedata
+
+    nfc, nfd = (unicodedata.normalize(form, "điểm_số") for form in ("NFC", "NFD"))
+    with pytest.raises(InputError) as info:
+        inputs_to_python({nfc: vals.Value(integer=3), nfd: vals.Value(integer=9)}, Limits())
+    assert 1 == len(info.value.violations)
+    assert "given twice" in info.value.violations[0].message
