@@ -1,9 +1,9 @@
-"""A short soak: 3,000 Score calls against a real ``thidua serve``; its memory stays flat after warm-up.
+"""A short soak: 2,000 Score calls against a real ``thidua serve``; its memory stays flat after warm-up.
 
 The full soak (200,000 calls on PostgreSQL) is ``bench/soak.py``. Here the
 server process runs on a SQLite file, the reference unit is scored from 4
 threads, every answer is checked, and the server's resident memory is
-sampled after each 500 calls: from the sample after the first 1,000 calls to
+sampled after each 250 calls: from the sample after the first 500 calls to
 the end it may grow by less than 5 %.
 """
 
@@ -24,7 +24,7 @@ from _service import ServeProcess, score_request  # noqa: E402
 
 from service.gen.thidua.v1 import evaluation_pb2_grpc  # noqa: E402
 
-CALLS, STEP, WARMUP, THREADS = 3000, 500, 1000, 4
+CALLS, STEP, WARMUP, THREADS = 2000, 250, 500, 4
 
 
 @pytest.fixture
@@ -39,8 +39,8 @@ def server(tmp_path: Path) -> Iterator[ServeProcess]:
         assert 0 == running.stop()
 
 
-def test_rss_stays_flat_over_3000_score_calls(server: ServeProcess) -> None:
-    """Every answer is right, and RSS at the end is within 5 % of RSS after the first 1,000 calls."""
+def test_rss_stays_flat_over_2000_score_calls(server: ServeProcess) -> None:
+    """Every answer is right, and RSS at the end is within 5 % of RSS after the first 500 calls."""
     request = score_request()
     samples: list[int] = []
     wrong: list[str] = []
