@@ -150,8 +150,19 @@ def _stop(running: Running, grace: float) -> None:
         running.recorder.close()
 
 
-def serve_one(config: ServerConfig, *, publisher: Publisher | None = None, reuse_port: bool = False) -> int:
-    """Run one server process until SIGTERM/SIGINT; finish in-flight calls within the grace; return 0."""
+def serve_one(
+    config: ServerConfig,
+    *,
+    publisher: Publisher | None = None,
+    reuse_port: bool = False,
+    parent_pid: int | None = None,
+) -> int:
+    """Run one server process until SIGTERM/SIGINT; finish in-flight calls within the grace; return 0.
+
+    A worker passes its parent's pid: when that parent is gone (killed with
+    SIGKILL, so it could forward nothing), the worker stops gracefully on its
+    own instead of serving on as an orphan.
+    """
     stopping = threading.Event()
     running = build_server(config, publisher=publisher, reuse_port=reuse_port)
 
@@ -175,7 +186,9 @@ def serve_one(config: ServerConfig, *, publisher: Publisher | None = None, reuse
         tls=_tls_mode(config),
     )
     while not stopping.wait(0.5):
-        pass
+        if parent_pid is not None and os.getppid() != parent_pid:
+            log.warning("parent process gone; stopping", parent_pid=parent_pid, pid=os.getpid())
+            stopping.set()
     log.info("stopping", grace_seconds=config.grace_seconds, pid=os.getpid())
     _stop(running, config.grace_seconds)
     log.info("stopped", pid=os.getpid())
@@ -203,6 +216,7 @@ def _reserved_port(config: ServerConfig) -> Iterator[int]:
 def serve_workers(config: ServerConfig, *, publisher: Publisher | None = None) -> int:
     """Fork ``config.workers`` server processes on one port; forward SIGTERM/SIGINT; 0 when all exit 0."""
     children: list[int] = []
+    parent = os.getpid()
     with _reserved_port(config) as port:
         worker_config = replace(config, address=f"{config.host}:{port}", workers=1)
         for index in range(config.workers):
@@ -211,7 +225,7 @@ def serve_workers(config: ServerConfig, *, publisher: Publisher | None = None) -
                 code = 1
                 try:
                     structlog.contextvars.bind_contextvars(worker=index)
-                    code = serve_one(worker_config, publisher=publisher, reuse_port=True)
+                    code = serve_one(worker_config, publisher=publisher, reuse_port=True, parent_pid=parent)
                 except ConfigError as exc:
                     log.error("cannot start worker", error=str(exc))
                 except BaseException:  # a worker must never return into the parent's code

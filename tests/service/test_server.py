@@ -282,3 +282,20 @@ def test_a_port_in_use_is_a_clear_error(
     err = capsys.readouterr().err
     assert "cannot listen" in err
     assert "Traceback" not in err
+
+
+def test_a_worker_whose_parent_is_gone_stops_by_itself(folder: Path) -> None:
+    """A worker told of a parent that is no longer its parent (SIGKILLed) stops gracefully, returning 0."""
+    from service.config import ServerConfig
+    from service.server import serve_one
+
+    previous = (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT))
+    try:
+        config = ServerConfig(address="127.0.0.1:0", rulesets=folder, grace_seconds=1)
+        started = time.monotonic()
+        # No real parent has this pid: to the worker, its parent has died.
+        assert 0 == serve_one(config, parent_pid=os.getppid() + 10_000_000)
+        assert time.monotonic() - started < 15
+    finally:
+        signal.signal(signal.SIGTERM, previous[0])
+        signal.signal(signal.SIGINT, previous[1])
