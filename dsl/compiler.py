@@ -27,7 +27,6 @@ tracebacks and debuggers.
 
 from __future__ import annotations
 
-import decimal
 import hashlib
 import linecache
 import re
@@ -36,6 +35,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from dsl import intpath
 from dsl import nodes as n
 from dsl import runtime as rt
 from dsl.errors import Diagnostic, RulesetError
@@ -46,7 +46,10 @@ _NUMBERED = re.compile(r"u[0-9]+")
 #: parser far from its nesting limit on long sums.
 _HOIST_LENGTH = 300
 
+_COMPARISONS = frozenset({"<", "<=", ">", ">=", "==", "!="})
 
+
+constant_value = intpath.constant_value
 Failure = rt.Failure
 LineInfo = rt.LineInfo
 CompiledEvaluator = rt.CompiledEvaluator
@@ -69,6 +72,8 @@ class _Gen:
         self.out: list[tuple[int, str, LineInfo]] = []
         self.info = LineInfo("ruleset", n.NO_SPAN)
         self.temps = 0
+        #: Whether the int inputs' Python ints are in locals (`i_…`, the fused function).
+        self.int_inputs = False
 
     # ---- emission
     def emit(self, indent: int, text: str) -> None:
@@ -152,7 +157,7 @@ class _Gen:
             return self.m.const(e.id)
         raise self.m.error(f"unknown name '{e.id}'", e.span)
 
-    def binary(self, e: n.Binary, ind: int, scope: _Scope) -> str:
+    def decimal_binary(self, e: n.Binary, ind: int, scope: _Scope) -> str:
         left = self.expr(e.left, ind, scope)
         if e.op in ("and", "or"):
             mark = len(self.out)
@@ -168,6 +173,14 @@ class _Gen:
             return t
         right = self.expr(e.right, ind, scope)
         return self.hoist(f"({left} {e.op} {right})", ind)
+
+    def binary(self, e: n.Binary, ind: int, scope: _Scope) -> str:
+        if e.op in _COMPARISONS:
+            # Whole numbers compare as Python ints: the same truth value, cheaper.
+            fast = intpath.int_comparison(self, e, ind, scope)
+            if fast is not None:
+                return fast
+        return self.decimal_binary(e, ind, scope)
 
     def if_expr(self, e: n.IfExpr, ind: int, scope: _Scope) -> str:
         cond = self.expr(e.cond, ind, scope)
@@ -187,11 +200,32 @@ class _Gen:
         self.emit(ind + 1, f"{t} = {other}")
         return t
 
-    def table(self, e: n.Table, ind: int, scope: _Scope, row_var: str | None) -> str:
-        """First matching row wins; ``row_var`` (explanations) records which one (0 = else)."""
+    def table(
+        self,
+        e: n.Table,
+        ind: int,
+        scope: _Scope,
+        row_var: str | None,
+        put: Callable[[n.Expr, int], None] | None = None,
+    ) -> str:
+        """First matching row wins; ``row_var`` (explanations) records which one (0 = else).
+
+        ``put(value, depth)`` emits a row's own statements instead of assigning its value
+        to the returned temporary (criterion points computed inside each row).
+        """
         subject = self.temp()
         result = self.temp()
         self.emit(ind, f"{subject} = {self.expr(e.subject, ind, scope)}")
+
+        def assign(value_expr: n.Expr, depth: int, row: int) -> None:
+            if put is not None:
+                put(value_expr, depth)
+                return
+            value = self.expr(value_expr, depth, scope)
+            if row_var is not None:
+                self.emit(depth, f"{row_var} = {row}")
+            self.emit(depth, f"{result} = {value}")
+
         depth = ind
         for i, row in enumerate(e.rows, start=1):
             mark = len(self.out)
@@ -212,19 +246,13 @@ class _Gen:
                 depth += 1
                 self.out.extend((d + 1, text, li) for d, text, li in cond_lines)
                 self.emit(depth, f"if {cond}:")
-            value = self.expr(row.result, depth + 1, scope)
-            if row_var is not None:
-                self.emit(depth + 1, f"{row_var} = {i}")
-            self.emit(depth + 1, f"{result} = {value}")
+            assign(row.result, depth + 1, i)
         body = depth
         if e.rows:
             self.emit(depth, "else:")
             body = depth + 1
         if e.default is not None:
-            value = self.expr(e.default, body, scope)
-            if row_var is not None:
-                self.emit(body, f"{row_var} = 0")
-            self.emit(body, f"{result} = {value}")
+            assign(e.default, body, 0)
         else:
             self.emit(body, f"raise _Failure({self.m.const('no row of the table matched the value')})")
         return result
@@ -292,41 +320,6 @@ class _Gen:
         return acc
 
 
-def constant_value(e: n.Expr) -> Decimal | None:
-    """The value of arithmetic on literals only (``10 * 0.75``), computed now in `CTX`, else None.
-
-    Folding runs the same decimal operations the generated code would, so
-    results are identical; a constant that cannot be computed (the checker
-    rejects ``1 / 0``) is left for run time to report.
-    """
-    if isinstance(e, n.Number):
-        return e.value
-    if isinstance(e, n.Unary) and e.op == "-":
-        inner = constant_value(e.operand)
-        return None if inner is None else _fold(lambda: -inner)
-    if isinstance(e, n.Binary) and e.op in ("+", "-", "*", "/"):
-        left = constant_value(e.left)
-        right = constant_value(e.right) if left is not None else None
-        if left is None or right is None:
-            return None
-        ops: dict[str, Callable[[], Decimal]] = {
-            "+": lambda: left + right,
-            "-": lambda: left - right,
-            "*": lambda: left * right,
-            "/": lambda: left / right,
-        }
-        return _fold(ops[e.op])
-    return None
-
-
-def _fold(compute: Callable[[], Decimal]) -> Decimal | None:
-    try:
-        with decimal.localcontext(rt.CTX):
-            return compute()
-    except ArithmeticError:
-        return None
-
-
 def rt_literal(e: n.Expr) -> Any:
     """The value of a literal or enum value (used to precompute `in [...]` sets)."""
     if isinstance(e, (n.Number, n.StringLit, n.DateLit, n.BoolLit)):
@@ -345,6 +338,8 @@ class _Module:
         self.consts: dict[tuple[str, Any], str] = {}
         self.namespace: dict[str, Any] = {}
         self.names: dict[str, str] = {}
+        #: Static ranges of the int inputs after validation (`dsl.intpath`).
+        self.int_inputs = intpath.input_ranges(plan)
 
     def error(self, message: str, span: n.Span) -> RulesetError:
         return RulesetError([Diagnostic("error", message, span, "compile")])
@@ -374,6 +369,9 @@ class _Module:
     def var(self, name: str) -> str:
         return "v_" + self._suffix(name)
 
+    def int_var(self, name: str) -> str:
+        return "i_" + self._suffix(name)
+
     def raw_var(self, name: str) -> str:
         return "r_" + self._suffix(name)
 
@@ -394,6 +392,7 @@ def _gen_unit(mod: _Module, explain: bool, fused: bool = False) -> _Gen:
     """
     plan = mod.plan
     g = _Gen(mod)
+    g.int_inputs = fused
     fname = "_unit_raw" if fused else ("_unit_explain" if explain else "_unit")
     g.emit(0, f"def {fname}({'raw' if fused else 'inp'}, _bv):")
     g.emit(1, "with _localcontext(_CTX):")
@@ -414,6 +413,9 @@ def _gen_unit(mod: _Module, explain: bool, fused: bool = False) -> _Gen:
             g.emit(b, f"{mod.var(name)} = {g.expr(plan.lets[name].expr, b, scope)}")
         elif kind == "criterion":
             c, _ = criteria[name]
+            if not explain:
+                intpath.emit_points(g, c, c.expr, b, scope, mod.var(name))
+                continue
             raw = mod.raw_var(name)
             if explain and isinstance(c.expr, n.Table):
                 row = "_row_" + mod._suffix(name)
@@ -662,8 +664,14 @@ def _emit_validation(g: _Gen, b: int) -> None:
             g.emit(c + 1, "return None")
             # The Python int is kept too: constraints between whole numbers compare ints (faster).
             g.emit(c, f"i_{mod._suffix(i.name)} = v")
-            # Small whole numbers (the usual counts) come from a table of ready Decimals.
-            g.emit(c, f"{var} = _SMALL[v] if 0 <= v < 1024 else _D(v)")
+            # Small whole numbers (the usual counts) come from a table of ready Decimals;
+            # magnitudes over 10**24 are refused (the general validator words it).
+            g.emit(c, "if 0 <= v < 1024:")
+            g.emit(c + 1, f"{var} = _SMALL[v]")
+            g.emit(c, "elif -_MAXINT <= v <= _MAXINT:")
+            g.emit(c + 1, f"{var} = _D(v)")
+            g.emit(c, "else:")
+            g.emit(c + 1, "return None")
         elif t.name == "decimal":
             g.emit(c, "if v.__class__ is _D and v.is_finite() and v.copy_abs() <= _MAXABS:")
             g.emit(c + 1, f"{var} = v")
@@ -733,6 +741,7 @@ def compile_plan(plan: rt.Plan) -> CompiledEvaluator:
     mod.namespace.update(rt.namespace())
     mod.namespace["_Q"] = plan.quantum
     mod.namespace["_MODE"] = plan.mode
+    mod.namespace["_PTS"] = rt.points_table(plan.places, plan.mode)
     gens = [
         _gen_unit(mod, False),
         _gen_unit(mod, True),

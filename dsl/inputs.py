@@ -35,6 +35,7 @@ _NUMBER_TEXT = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 _DATE_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}")
 #: Larger magnitudes cannot be evaluated exactly within 28 digits anyway.
 _MAX_ABS = Decimal("1e24")
+_MAX_INT = int(_MAX_ABS)
 
 
 def load_json(text: str) -> Any:
@@ -97,7 +98,7 @@ def _number(value: Any, path: str, errors: list[FieldViolation], integral: bool)
 
 
 def _int(value: Any, path: str, errors: list[FieldViolation]) -> Any:
-    if type(value) is int:  # the fast path: integers given through the Python API
+    if type(value) is int and -_MAX_INT <= value <= _MAX_INT:  # integers given through the Python API
         return Decimal(value)
     return _number(value, path, errors, True)
 

@@ -14,6 +14,7 @@ produce identical results.
 from __future__ import annotations
 
 import decimal
+import functools
 import threading
 import types
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -604,6 +605,23 @@ class CompiledEvaluator:
 #: Decimal(0) … Decimal(1023): converting a submitted count is then a tuple lookup.
 _SMALL_INTS = tuple(Decimal(i) for i in range(1024))
 
+#: Points tables cover whole numbers 0…POINTS_TABLE_SIZE-1 (criterion maxima are small).
+POINTS_TABLE_SIZE = 1001
+
+
+@functools.lru_cache(maxsize=64)
+def points_table(places: int, mode: str) -> tuple[Decimal, ...] | None:
+    """``k`` rounded to ``places`` for every whole ``k`` of the table, as ``quantize`` gives it.
+
+    Whole-number criterion points are then a tuple lookup (`dsl.intpath`);
+    None when ``places`` is too large for the table's numbers to be rounded.
+    """
+    q = quantum(places)
+    try:
+        return tuple(Decimal(k).quantize(q, mode, CTX) for k in range(POINTS_TABLE_SIZE))
+    except ArithmeticError:
+        return None
+
 
 def namespace() -> dict[str, Any]:
     """The globals every generated module starts from (its constants are added per ruleset)."""
@@ -627,6 +645,7 @@ def namespace() -> dict[str, Any]:
         "_nobloc": _nobloc,
         "_MISSING": inputs.MISSING,
         "_MAXABS": inputs.MAX_ABS,
+        "_MAXINT": int(inputs.MAX_ABS),
         "_fast_date": inputs.fast_date,
         "_int": int,
         "_str": str,
