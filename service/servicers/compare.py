@@ -12,20 +12,21 @@ import io
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-import grpc
-
 from dsl.compare import NEW, OLD, Comparer, UnitDiff
 from dsl.diff import DeclChange, structural_diff
 from dsl.diff_report import ReportWriter
 from dsl.errors import FieldViolation, InputError
 from dsl.results import fmt_decimal
 from service.convert import case_to_mapping, ruleset_pb
-from service.errors import RequestLimitError, ServiceError
+from service.errors import RequestLimitError
+from service.gen.thidua.v1 import evaluation_pb2 as ev
 from service.gen.thidua.v1 import rulesets_pb2 as rs
 from service.servicers.common import RulesetSource
+from service.servicers.stored_cases import case_for
 
 if TYPE_CHECKING:
     from dsl.api import CompiledRuleset
+    from service.servicers.blocs import BlocStore
 
 
 def _change_pb(change: DeclChange) -> rs.StructuralChange:
@@ -74,8 +75,11 @@ def _candidate(source: RulesetSource, request: rs.CompareRulesetsRequest) -> Com
     )
 
 
-def compare_rulesets(source: RulesetSource, request: rs.CompareRulesetsRequest) -> rs.CompareRulesetsResponse:
-    """Run ``request.base`` and the candidate on every case; say what changed."""
+def compare_rulesets(
+    source: RulesetSource, request: rs.CompareRulesetsRequest, store: BlocStore | None = None
+) -> rs.CompareRulesetsResponse:
+    """Run ``request.base`` and the candidate on every case (inline, or a bloc's stored
+    submissions for a period); say what changed."""
     limits = source.limits
     if len(request.cases) > limits.max_cases:
         raise RequestLimitError(
@@ -83,15 +87,13 @@ def compare_rulesets(source: RulesetSource, request: rs.CompareRulesetsRequest) 
             "cases",
             f"{len(request.cases)} cases, more than the {limits.max_cases} allowed in one call",
         )
+    cases, prefix = list(request.cases), "cases[{}]."
     if request.HasField("stored_cases"):
-        raise ServiceError(
-            grpc.StatusCode.FAILED_PRECONDITION,
-            "comparing on stored submissions needs the database; send the cases inline",
-        )
+        cases, prefix = [_stored_case(store, request)], "stored_cases."
     base = source.compiled(request.base, "base")
     candidate = _candidate(source, request)
     # Convert every case first, so that a bad one is refused before any work is done.
-    mappings = [case_to_mapping(c, limits, prefix=f"cases[{i}].") for i, c in enumerate(request.cases)]
+    mappings = [case_to_mapping(c, limits, prefix=prefix.format(i)) for i, c in enumerate(cases)]
     structure = structural_diff(base.ruleset, candidate.ruleset)
     report = io.StringIO()
     writer = ReportWriter(report, "markdown", base, candidate, structure)
@@ -124,3 +126,19 @@ def compare_rulesets(source: RulesetSource, request: rs.CompareRulesetsRequest) 
     response.notes.extend(writer.notes())
     response.markdown = report.getvalue()
     return response
+
+
+def _stored_case(store: BlocStore | None, request: rs.CompareRulesetsRequest) -> ev.BlocCase:
+    """The case the store holds for ``stored_cases``: each unit's latest-stage submission."""
+    stored = request.stored_cases
+    problems = [
+        FieldViolation(f"stored_cases.{f}", "required")
+        for f in ("bloc", "period")
+        if not getattr(stored, f).strip()
+    ]
+    if request.cases:
+        problems.append(FieldViolation("stored_cases", "give either cases or stored_cases, not both"))
+    if problems:
+        raise InputError(problems, what="request")
+    case, _used = case_for(store, ev.BlocCase(), ev.StoredCaseRef(bloc=stored.bloc, period=stored.period))
+    return case

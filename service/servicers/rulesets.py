@@ -22,6 +22,7 @@ from service.gen.thidua.v1 import rulesets_pb2 as rs
 from service.gen.thidua.v1 import rulesets_pb2_grpc as rs_grpc
 from service.gen.thidua.v1 import values_pb2 as vals
 from service.logging import note_ruleset
+from service.servicers.blocs import BlocStore
 from service.servicers.common import RulesetSource
 from service.servicers.compare import compare_rulesets
 
@@ -203,4 +204,5 @@ class RulesetServicer(rs_grpc.RulesetServiceServicer):
     def CompareRulesets(
         self, request: rs.CompareRulesetsRequest, context: grpc.ServicerContext
     ) -> rs.CompareRulesetsResponse:
-        return compare_rulesets(self.source, request)
+        store = self.publisher if isinstance(self.publisher, BlocStore) else None
+        return compare_rulesets(self.source, request, store)

@@ -13,7 +13,7 @@ from service.db import NewSubmission, Store
 from service.gen.thidua.v1 import evaluation_pb2 as ev
 from service.gen.thidua.v1 import evaluation_pb2_grpc
 from service.server import _stop, build_server
-from tests.service.grpc_helpers import KHOI3, load_case, make_rulesets
+from tests.service.grpc_helpers import KHOI3, ROOT, load_case, make_rulesets
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +23,7 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def stub(folder: Path, store: Store) -> Iterator[evaluation_pb2_grpc.EvaluationServiceStub]:
+def channel(folder: Path, store: Store) -> Iterator[grpc.Channel]:
     """A server on ``store`` holding the reference bloc: members, 2022/2023 holders, 2023 self-assessments."""
     case = load_case()
     store.put_bloc(case["bloc"], case["members"])
@@ -33,10 +33,16 @@ def stub(folder: Path, store: Store) -> Iterator[evaluation_pb2_grpc.EvaluationS
     items = [NewSubmission(s["unit"], s["inputs"]) for s in case["submissions"]]
     store.store_submissions(case["bloc"], case["period"], items)
     running = build_server(ServerConfig(address="127.0.0.1:0", rulesets=folder), publisher=store)
-    channel = grpc.insecure_channel(f"127.0.0.1:{running.port}")
-    yield evaluation_pb2_grpc.EvaluationServiceStub(channel)
-    channel.close()
+    opened = grpc.insecure_channel(f"127.0.0.1:{running.port}")
+    yield opened
+    opened.close()
     _stop(running, 0)
+
+
+@pytest.fixture
+def stub(channel: grpc.Channel) -> evaluation_pb2_grpc.EvaluationServiceStub:
+    """EvaluationService on the server holding the reference bloc."""
+    return evaluation_pb2_grpc.EvaluationServiceStub(channel)
 
 
 def _stored(stage: int = ev.STAGE_UNSPECIFIED) -> ev.StoredCaseRef:
@@ -129,3 +135,50 @@ def test_without_a_database_stored_cases_fail_precondition(folder: Path) -> None
         assert grpc.StatusCode.FAILED_PRECONDITION == caught.value.code()
     finally:
         _stop(running, 0)
+
+
+def test_compare_rulesets_on_stored_submissions(channel: grpc.Channel) -> None:
+    """CompareRulesets with stored_cases runs both versions on the bloc's stored submissions for the period."""
+    from service.convert import case_from_json
+    from service.gen.thidua.v1 import rulesets_pb2 as rs
+    from service.gen.thidua.v1 import rulesets_pb2_grpc
+
+    stub = rulesets_pb2_grpc.RulesetServiceStub(channel)
+    candidate = (ROOT / "rulesets" / "khoi3" / "2023.1.rules").read_text(encoding="utf-8")
+    candidate = candidate.replace("require score >= 92", "require score >= 99")
+    stored = stub.CompareRulesets(
+        rs.CompareRulesetsRequest(
+            base=KHOI3, candidate_source=candidate, stored_cases=rs.StoredCases(bloc="khoi3", period="2023")
+        ),
+        timeout=60,
+    )
+    inline = stub.CompareRulesets(
+        rs.CompareRulesetsRequest(
+            base=KHOI3, candidate_source=candidate, cases=[case_from_json(load_case())]
+        ),
+        timeout=60,
+    )
+    assert 6 == stored.summary.units
+    assert 1 == stored.summary.titles_lost  # tccb no longer reaches 99 points for co_ubnd
+    assert [(u.unit, list(u.titles)) for u in inline.units] == [
+        (u.unit, list(u.titles)) for u in stored.units
+    ]
+
+
+def test_compare_rulesets_with_both_kinds_of_case_is_invalid(channel: grpc.Channel) -> None:
+    """Inline cases and stored_cases together are refused with INVALID_ARGUMENT naming stored_cases."""
+    from service.convert import case_from_json
+    from service.gen.thidua.v1 import rulesets_pb2 as rs
+    from service.gen.thidua.v1 import rulesets_pb2_grpc
+
+    stub = rulesets_pb2_grpc.RulesetServiceStub(channel)
+    request = rs.CompareRulesetsRequest(
+        base=KHOI3,
+        candidate_ref=KHOI3,
+        cases=[case_from_json(load_case())],
+        stored_cases=rs.StoredCases(bloc="khoi3", period="2023"),
+    )
+    with pytest.raises(grpc.RpcError) as err:
+        stub.CompareRulesets(request, timeout=60)
+    assert grpc.StatusCode.INVALID_ARGUMENT == err.value.code()
+    assert "stored_cases" in (err.value.details() or "")
