@@ -622,6 +622,7 @@ def _emit_validation(g: _Gen, b: int) -> None:
     # None fails every type check below, so it needs no test of its own. Only inputs
     # with defaults are counted, to detect unknown keys by the submission's size.
     required = sum(1 for i in plan.inputs if i.default is None)
+    checked: set[str] = set()
     g.emit(b, "_present = 0")
     g.emit(b, "try:")
     b += 1
@@ -665,10 +666,20 @@ def _emit_validation(g: _Gen, b: int) -> None:
             # The Python int is kept too: constraints between whole numbers compare ints (faster).
             g.emit(c, f"i_{mod._suffix(i.name)} = v")
             # Small whole numbers (the usual counts) come from a table of ready Decimals;
-            # magnitudes over 10**24 are refused (the general validator words it).
-            g.emit(c, "if 0 <= v < 1024:")
-            g.emit(c + 1, f"{var} = _SMALL[v]")
-            g.emit(c, "elif -_MAXINT <= v <= _MAXINT:")
+            # magnitudes over 10**24 are refused (the general validator words it). A required
+            # input with whole literal bounds is range-checked here, once (`checked`).
+            lo, hi = -intpath.INPUT_LIMIT, intpath.INPUT_LIMIT
+            bounds = _literal_bounds(i) if default is MISSING else None
+            if bounds is not None:
+                lo, hi = max(lo, bounds[0]), min(hi, bounds[1])
+                checked.add(i.name)
+            small_lo, small_hi = max(lo, 0), min(hi + 1, 1024)
+            if small_lo < small_hi:
+                g.emit(c, f"if {mod.const(small_lo)} <= v < {mod.const(small_hi)}:")
+                g.emit(c + 1, f"{var} = _SMALL[v]")
+                g.emit(c, f"elif {mod.const(lo)} <= v <= {mod.const(hi)}:")
+            else:
+                g.emit(c, f"if {mod.const(lo)} <= v <= {mod.const(hi)}:")
             g.emit(c + 1, f"{var} = _D(v)")
             g.emit(c, "else:")
             g.emit(c + 1, "return None")
@@ -699,7 +710,7 @@ def _emit_validation(g: _Gen, b: int) -> None:
     scope = _Scope()
     for i in plan.inputs:
         con = i.constraint
-        if con is None:
+        if con is None or i.name in checked:
             continue
         g.info = LineInfo(f"input '{i.name}'", con.span)
         var = mod.var(i.name)
@@ -722,6 +733,21 @@ def _emit_validation(g: _Gen, b: int) -> None:
         else:
             g.emit(b, f"if not ({var} {con.op} {low}):")
         g.emit(b + 1, "return None")
+
+
+def _literal_bounds(i: n.Input) -> tuple[int, int] | None:
+    """``(low, high)`` of an int input whose constraint has only whole literal bounds (or none)."""
+    con = i.constraint
+    lo, hi = -intpath.INPUT_LIMIT, intpath.INPUT_LIMIT
+    if con is None:
+        return (lo, hi)
+    values = [x.value for x in (con.low, con.high) if x is not None and isinstance(x, n.Number)]
+    if len(values) != (1 if con.high is None else 2) or any(intpath.whole(v) is None for v in values):
+        return None
+    first = int(values[0])
+    if con.op == "in":
+        return (first, int(values[1]))
+    return {">=": (first, hi), ">": (first + 1, hi), "<=": (lo, first), "<": (lo, first - 1)}.get(con.op)
 
 
 def _int_bound(e: n.Expr, ints: set[str], mod: _Module) -> str:
