@@ -669,9 +669,9 @@ def _emit_validation(g: _Gen, b: int) -> None:
             # magnitudes over 10**24 are refused (the general validator words it). A required
             # input with whole literal bounds is range-checked here, once (`checked`).
             lo, hi = -intpath.INPUT_LIMIT, intpath.INPUT_LIMIT
-            bounds = _literal_bounds(i) if default is MISSING else None
-            if bounds is not None:
-                lo, hi = max(lo, bounds[0]), min(hi, bounds[1])
+            literal = _literal_bounds(i) if default is MISSING else None
+            if literal is not None:
+                lo, hi = max(lo, literal[0]), min(hi, literal[1])
                 checked.add(i.name)
             small_lo, small_hi = max(lo, 0), min(hi + 1, 1024)
             if small_lo < small_hi:
