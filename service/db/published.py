@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from dsl.versions import version_key
 from service.db.models import PUBLISHED, RETIRED
+from service.db.records import StoredRuleset
 from service.db.repository import Store
 
 if TYPE_CHECKING:
@@ -69,6 +70,14 @@ class PublishedRulesets:
         """Drop the remembered "latest" of ``name`` (after a publish through this process)."""
         with self._lock:
             self._latest.pop(name, None)
+
+    def stored_versions(self, name: str | None = None) -> list[StoredRuleset]:
+        """Every published or retired version in the database (of ``name``, or of every name)."""
+        return [s for s in self.store.list_rulesets(name) if s.status in (PUBLISHED, RETIRED)]
+
+    def compile_stored(self, stored: StoredRuleset) -> CompiledRuleset:
+        """A stored version compiled from its resolved text (cached by SHA-256)."""
+        return self._compile(stored.resolved_source, stored.sha256, stored.ref)
 
     def _compile(self, resolved_source: str, sha256: str, ref: str) -> CompiledRuleset:
         from dsl.api import compile_ruleset

@@ -16,7 +16,9 @@ from dsl import nodes as n
 from dsl.errors import ERROR, Diagnostic, FieldViolation, InputError, NotFoundError, RulesetError
 from dsl.format import format_source
 from dsl.parser import normalize
+from dsl.versions import version_key
 from service.convert import diagnostic_pb, ruleset_pb
+from service.db.models import PUBLISHED
 from service.errors import ServiceError, guarded
 from service.gen.thidua.v1 import rulesets_pb2 as rs
 from service.gen.thidua.v1 import rulesets_pb2_grpc as rs_grpc
@@ -29,6 +31,7 @@ from service.servicers.compare import compare_rulesets
 if TYPE_CHECKING:
     from dsl.api import CompiledRuleset
     from dsl.inherit import ResolvedRuleset
+    from service.db.records import StoredRuleset
 
 
 class StoredVersion(Protocol):
@@ -91,14 +94,18 @@ class RulesetServicer(rs_grpc.RulesetServiceServicer):
     ) -> rs.ListRulesetsResponse:
         registry = self.source.registry
         wanted = normalize(request.name.strip())
-        names = [wanted] if wanted else registry.names()
-        if wanted and not registry.versions(wanted):
+        stored = self._stored_versions(wanted or None)
+        names = [wanted] if wanted else sorted(set(registry.names()) | set(stored))
+        if wanted and not registry.versions(wanted) and wanted not in stored:
             raise NotFoundError(f"no ruleset named '{wanted}'")
         out = rs.ListRulesetsResponse()
         for name in names:
             versions = registry.versions(name)
+            # Versions published through the API that the folder does not hold.
+            extra = [s for s in stored.get(name, []) if s.version not in versions]
+            newest = max([*versions, *(s.version for s in extra if s.status == PUBLISHED)], key=version_key)
             for version in versions:
-                latest = version == versions[-1]
+                latest = version == newest
                 try:
                     resolved = registry.resolve(name, version)
                     compiled = self.source.compile(resolved)
@@ -112,15 +119,39 @@ class RulesetServicer(rs_grpc.RulesetServiceServicer):
                     )
                     continue
                 out.rulesets.append(_info(compiled, latest, _extends(resolved)))
+            for item in sorted(extra, key=lambda s: version_key(s.version)):
+                assert self.source.published is not None  # extra is empty without a database
+                info = _info(self.source.published.compile_stored(item), item.version == newest)
+                info.status = item.status
+                out.rulesets.append(info)
         return out
+
+    def _stored_versions(self, name: str | None) -> dict[str, list[StoredRuleset]]:
+        """Published and retired versions in the database, by name (nothing without a database)."""
+        if self.source.published is None:
+            return {}
+        by_name: dict[str, list[StoredRuleset]] = {}
+        for item in self.source.published.stored_versions(name):
+            by_name.setdefault(item.name, []).append(item)
+        return by_name
 
     @guarded
     def GetRuleset(
         self, request: rs.GetRulesetRequest, context: grpc.ServicerContext
     ) -> rs.GetRulesetResponse:
-        resolved = self.source.resolve(request.ruleset)
         compiled = self.source.compiled(request.ruleset)
         versions = self.source.registry.versions(compiled.name)
+        if compiled.version not in versions and self.source.published is not None:
+            # Published through the API: the database holds its text.
+            stored = self.source.published.store.find_ruleset(compiled.name, compiled.version)
+            if stored is not None:
+                newest = self._stored_versions(compiled.name).get(compiled.name, [])
+                published = [s.version for s in newest if s.status == PUBLISHED]
+                latest = max([*versions, *published], key=version_key) == compiled.version
+                info = _info(compiled, latest)
+                info.status = stored.status
+                return rs.GetRulesetResponse(info=info, source=stored.source)
+        resolved = self.source.resolve(request.ruleset)
         return rs.GetRulesetResponse(
             info=_info(compiled, bool(versions) and versions[-1] == compiled.version, _extends(resolved)),
             source=resolved.sources.get(resolved.chain[0].path, ""),

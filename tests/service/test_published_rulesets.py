@@ -83,3 +83,19 @@ def test_drafts_are_not_served(channel: grpc.Channel, store: Store) -> None:
         _score(channel, "11")
     assert grpc.StatusCode.NOT_FOUND == caught.value.code()
     assert "2" == _score(channel, "").ruleset.version
+
+
+def test_published_versions_are_listed_and_got(channel: grpc.Channel) -> None:
+    """ListRulesets lists a version published through the API (as the latest), and GetRuleset returns its source."""
+    _publish(channel, "9")
+    stub = rulesets_pb2_grpc.RulesetServiceStub(channel)
+    listed = stub.ListRulesets(rs.ListRulesetsRequest(name="divz"), timeout=30).rulesets
+    by_version = {info.ruleset.version: info for info in listed}
+    assert {"1", "2", "9"} <= set(by_version)
+    assert "published" == by_version["9"].status
+    assert [True] == [info.latest for info in listed if info.latest and info.ruleset.version == "9"]
+    assert not by_version["2"].latest
+    got = stub.GetRuleset(rs.GetRulesetRequest(ruleset=vals.RulesetRef(name="divz", version="9")), timeout=30)
+    assert 'version "9"' in got.source
+    assert got.info.latest
+    assert by_version["9"].ruleset.sha256 == got.info.ruleset.sha256
