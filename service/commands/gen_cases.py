@@ -26,6 +26,9 @@ from service.commands._common import (
     report_load_error,
 )
 
+#: Most members one generated bloc may have (ten times the largest bloc docs/bloc.md measures).
+MAX_UNITS = 1_000_000
+
 
 def register(subparsers: Any) -> None:
     """Add the ``gen-cases`` subcommand."""
@@ -59,6 +62,13 @@ def run(args: argparse.Namespace) -> int:
         return run_boundaries(args)
     if args.blocs is None or args.units is None:
         print("thidua gen-cases: --blocs N and --units M are required (or --boundaries)", file=sys.stderr)
+        return EXIT_USAGE
+    if args.units > MAX_UNITS:
+        # A bloc is built whole in memory: --units 100000000 took gigabytes before writing anything.
+        print(
+            f"thidua gen-cases: --units {args.units} is more than the {MAX_UNITS:,} a bloc may have",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
 
     try:

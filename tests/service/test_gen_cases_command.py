@@ -88,3 +88,10 @@ def test_output_does_not_depend_on_hash_seed(capsys: pytest.CaptureFixture[str])
         timeout=120,
     ).stdout
     assert here == there
+
+
+def test_absurd_unit_count_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    """--units beyond the cap exits 2 at once with a message, instead of filling memory with one bloc."""
+    code, out, err = run(capsys, "khoi3@2024.1", "--blocs", "1", "--units", "100000000")
+    assert (2, "") == (code, out)
+    assert "--units 100000000 is more than the 1,000,000" in err
