@@ -410,6 +410,8 @@ def _gen_unit(mod: _Module, explain: bool, fused: bool = False) -> _Gen:
     for kind, name in plan.order:
         g.info = _decl_info(plan, kind, name)
         if kind == "let":
+            if fused and intpath.emit_count_let(g, name, plan.lets[name].expr, b, scope):
+                continue
             g.emit(b, f"{mod.var(name)} = {g.expr(plan.lets[name].expr, b, scope)}")
         elif kind == "criterion":
             c, _ = criteria[name]

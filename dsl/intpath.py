@@ -158,6 +158,24 @@ def _int(g: _Gen, e: n.Expr, ind: int, scope: _Scope) -> IntCode | None:
     return None
 
 
+def emit_count_let(g: _Gen, name: str, e: n.Expr, ind: int, scope: _Scope) -> bool:
+    """``let x = count(…)`` in the fused function: keeps the int count too (``i_x``) for int code.
+
+    The let's value is ``Decimal(count)`` exactly as the decimal code computes it.
+    """
+    if not (isinstance(e, n.ListAgg) and e.func == "count" and g.int_inputs):
+        return False
+    got = int_expr(g, e, ind, scope)
+    if got is None:
+        return False
+    m = g.m
+    g.emit(ind, f"{m.int_var(name)} = {got[0]}")
+    g.emit(ind, f"{m.var(name)} = _D({m.int_var(name)})")
+    # Only the fused function has `i_` locals; `_Gen.int_inputs` keeps the others from using it.
+    m.int_inputs[name] = (got[1], got[2])
+    return True
+
+
 def _int_call(g: _Gen, e: n.Call, ind: int, scope: _Scope) -> IntCode | None:
     args: list[IntCode] = []
     for a in e.args:

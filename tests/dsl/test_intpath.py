@@ -274,3 +274,24 @@ def test_constant_value_folds_literal_arithmetic() -> None:
     """Literal arithmetic folds in the ruleset context; a division by zero is left to run time."""
     assert Decimal("7.50") == intpath.constant_value(parse_expr("10 * 0.75"))
     assert intpath.constant_value(parse_expr("1 / 0")) is None
+
+
+def test_count_let_keeps_its_int_for_int_code() -> None:
+    """`let k = count(items)` feeds `6 - 3 * k` as an int; values and points equal the interpreter's."""
+    text = """ruleset c version "1" {
+  rounding 2 half_up
+  input items: list of { f: int }
+  let k = count(items)
+  let big = count(items where f > 1)
+  group g "G" max 10 {
+    criterion clean "C" max 6 = 6 - 3 * k
+    criterion some "S" max 4 = if big > 0 then 4 else 1
+  }
+}
+"""
+    rs = _compile(text)
+    assert "i_k = " in _fast_source(rs)
+    for n_items in range(4):
+        inputs = {"items": [{"f": i} for i in range(n_items)]}
+        assert _outcome(rs, inputs, reference=True) == _outcome(rs, inputs)
+    assert "3.00" == str(rs.score({"items": [{"f": 0}]}).criteria["clean"])
