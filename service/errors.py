@@ -230,9 +230,19 @@ def guarded(method: F) -> F:
         except Exception as exc:
             if _is_abort(exc, context):
                 raise
+            if _client_gone(exc, context):
+                log.info("client ended the stream", error=type(exc).__name__)
+                return
             abort(context, exc)
 
     return streaming if inspect.isgeneratorfunction(method) else unary  # type: ignore[return-value]
+
+
+def _client_gone(exc: Exception, context: grpc.ServicerContext) -> bool:
+    # Reading the requests of a stream the client cancelled (or whose deadline
+    # passed) raises a bare RpcError: there is nobody left to answer, and it is
+    # no server bug to log with a traceback.
+    return isinstance(exc, grpc.RpcError) and not context.is_active()
 
 
 def _is_abort(exc: Exception, context: grpc.ServicerContext) -> bool:

@@ -128,3 +128,30 @@ def test_item_error_keeps_violations() -> None:
     err = item_error(InputError([FieldViolation("inputs.a", "required")]))
     assert ("INVALID_ARGUMENT", 3) == (err.status, err.code)
     assert [("inputs.a", "required")] == [(v.field, v.description) for v in err.violations]
+
+
+class _EndedContext:
+    """A servicer context whose client has gone: inactive, and aborting would be a bug."""
+
+    def is_active(self) -> bool:
+        return False
+
+    def code(self) -> None:
+        return None
+
+    def abort_with_status(self, status: object) -> None:
+        raise AssertionError("a call whose client is gone must not be aborted as a server error")
+
+
+def test_a_stream_whose_client_is_gone_ends_quietly() -> None:
+    """Reading the requests of a cancelled stream (a bare RpcError) ends the call without an INTERNAL status."""
+    from service.errors import guarded
+
+    class Servicer:
+        @guarded
+        def Stream(self, request_iterator: object, context: object) -> object:
+            yield 1
+            raise grpc.RpcError()
+
+    replies = list(Servicer().Stream(iter(()), _EndedContext()))
+    assert [1] == replies
