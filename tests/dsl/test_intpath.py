@@ -142,7 +142,7 @@ def _compile(text: str) -> CompiledRuleset:
         raise
 
 
-@settings(max_examples=120, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=80, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(_case())
 def test_fast_path_matches_interpreter_exactly(case: tuple[str, dict[str, Any]]) -> None:
     """Scoring raw ints (fused int path) equals the interpreter, decimal representation included."""
@@ -153,7 +153,7 @@ def test_fast_path_matches_interpreter_exactly(case: tuple[str, dict[str, Any]])
     assert expected == _outcome(rs, dict(inputs), explain=False), text
 
 
-@settings(max_examples=40, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=25, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(_case())
 def test_prevalidated_path_matches_interpreter_exactly(case: tuple[str, dict[str, Any]]) -> None:
     """Scoring validated inputs (points pushed into branches, folded constants) equals the interpreter."""
