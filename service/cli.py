@@ -14,7 +14,6 @@ import os
 import pkgutil
 import sys
 from collections.abc import Callable, Sequence
-from importlib import metadata
 from typing import TypeAlias
 
 from dsl.errors import ThiduaError
@@ -30,10 +29,28 @@ EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C
 
 def version() -> str:
     """The installed distribution's version (``0+unknown`` when run from an uninstalled tree)."""
+    # Imported here: importlib.metadata costs a noticeable share of every command's start-up.
+    from importlib import metadata
+
     try:
         return metadata.version("thidua")
     except metadata.PackageNotFoundError:
         return "0+unknown"
+
+
+class _VersionAction(argparse.Action):
+    """``--version``, reading the installed version only when asked (it is slow to look up)."""
+
+    def __init__(
+        self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS, **kwargs: object
+    ) -> None:
+        super().__init__(
+            option_strings, dest=dest, default=argparse.SUPPRESS, nargs=0, help="show the version and exit"
+        )
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object, **kwargs: object) -> None:
+        print(f"{parser.prog} {version()}")
+        parser.exit()
 
 
 def build_parser(commands_package: str = COMMANDS_PACKAGE) -> argparse.ArgumentParser:
@@ -43,7 +60,7 @@ def build_parser(commands_package: str = COMMANDS_PACKAGE) -> argparse.ArgumentP
         description="Rules engine for emulation scoring (thi đua): check, format, test and "
         "evaluate rulesets, and serve them over gRPC.",
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
+    parser.add_argument("--version", action=_VersionAction)
     subparsers = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND")
     package = importlib.import_module(commands_package)
     # Sorted so that the help lists commands in a stable order whatever the file system returns.

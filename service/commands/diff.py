@@ -38,8 +38,6 @@ EXIT_CHANGED = 1
 
 def register(subparsers: Any) -> None:
     """Add the ``diff`` subcommand."""
-    from dsl.compare import default_jobs
-
     p = subparsers.add_parser(
         "diff",
         help="compare two ruleset versions: rule changes and their effect on cases",
@@ -60,7 +58,7 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--jobs",
         type=positive_int,
-        default=default_jobs(),
+        default=None,
         metavar="N",
         help="worker processes for the cases (default: the CPUs available)",
     )
@@ -77,7 +75,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """The handler: returns the exit status."""
-    from dsl.compare import Comparer, compare_corpus, iter_cases
+    from dsl.compare import Comparer, compare_corpus, default_jobs, iter_cases
     from dsl.diff import structural_diff
     from dsl.diff_report import ReportWriter
 
@@ -104,7 +102,9 @@ def run(args: argparse.Namespace) -> int:
     writer.start()
     progress = Progress(sys.stderr) if sys.stderr.isatty() else None
     try:
-        for case in compare_corpus(Comparer(old, new), _cases(iter_cases(args.cases)), jobs=args.jobs):
+        for case in compare_corpus(
+            Comparer(old, new), _cases(iter_cases(args.cases)), jobs=args.jobs or default_jobs()
+        ):
             writer.add(case)
             if progress is not None:
                 progress.tick(len(case.units))
