@@ -317,7 +317,7 @@ class UnitInterpreter:
                 p = raw if raw > rt.ZERO else rt.ZERO
                 if c.max is not None and p > c.max.value:
                     p = c.max.value
-                values[name] = p.quantize(plan.quantum, plan.mode, rt.CTX)
+                values[name] = self._quantize(p, where, span)
             elif kind in ("group", "bonus", "penalty"):
                 section: n.Group | n.Bonus | n.Penalty | None
                 if kind == "group":
@@ -342,9 +342,7 @@ class UnitInterpreter:
                             _sum([values[g.name] for g in plan.groups] + [values["bonus"]])
                             - values["penalty"]
                         )
-                    values["score"] = (s if s > rt.ZERO else rt.ZERO).quantize(
-                        plan.quantum, plan.mode, rt.CTX
-                    )
+                    values["score"] = self._quantize(s if s > rt.ZERO else rt.ZERO, "score", span)
             elif kind == "level":
                 values["level"] = self._classify(env, steps)
         titles = self._titles(values, bloc)

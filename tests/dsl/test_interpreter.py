@@ -118,3 +118,26 @@ def test_call_hook_and_fallback() -> None:
     env = RotationEnv()
     assert evaluate(parse_expr("rank(unit) <= max(2, 4)"), env) is True
     assert ["rank", "max"] == env.calls
+
+
+def test_reference_and_compiled_agree_on_a_result_too_long_to_round() -> None:
+    """A criterion without max whose points exceed 28 digits is the same EvaluationError in both engines."""
+    from dsl.api import compile_ruleset
+    from dsl.errors import EvaluationError
+
+    compiled = compile_ruleset(
+        'ruleset big version "1" {\n'
+        "  input x: decimal\n"
+        '  bonus "B" max 5 {\n'
+        '    criterion c "C" = x * 100000\n'
+        "  }\n"
+        '  classify { level ok "ok" otherwise }\n'
+        "}\n"
+    )
+    messages = []
+    for reference in (False, True):
+        with pytest.raises(EvaluationError) as err:
+            compiled.score({"x": "999999999999999999999999.5"}, reference=reference)
+        messages.append(str(err.value))
+    assert messages[0] == messages[1]
+    assert "criterion 'c'" in messages[0]
