@@ -59,13 +59,6 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=run)
 
 
-def load(arg: str, rulesets_dir: str | None = None) -> CompiledRuleset:
-    """A RULESET argument (path, NAME@VERSION, NAME@latest, NAME) found, resolved and compiled."""
-    from dsl.registry import resolve_ruleset_arg
-
-    return resolve_ruleset_arg(arg, rulesets_dir=rulesets_dir)
-
-
 def run(args: argparse.Namespace) -> int:
     """The handler: returns the exit status."""
     try:

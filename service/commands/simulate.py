@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from dsl.errors import EvaluationError, InputError, NotFoundError, RulesetError
+from service.commands._common import add_registry_options, load_ruleset
 
 EXIT_OK = 0
 EXIT_BROKEN = 1
@@ -36,7 +37,7 @@ def register(subparsers: Any) -> None:
         "(with the case's results repeated, or generated from --seed) and report the first period "
         "where a declared invariant breaks.",
     )
-    p.add_argument("ruleset", metavar="RULESET", help="a .rules file or NAME@VERSION from the registry")
+    p.add_argument("ruleset", metavar="RULESET", help="a .rules file, NAME@VERSION, NAME@latest or NAME")
     p.add_argument("case", metavar="CASE", help="the bloc's CASE .json (members, current holders, history)")
     p.add_argument("--years", type=int, required=True, help="how many periods to roll forward")
     p.add_argument(
@@ -56,9 +57,7 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--seed", type=int, default=None, help="generate later periods' results from this seed")
     p.add_argument("--format", choices=("table", "json"), default="table", help="output format")
-    p.add_argument(
-        "--rulesets-dir", default=None, help="registry folder for NAME@VERSION (default: ./rulesets)"
-    )
+    add_registry_options(p)
     p.set_defaults(func=run)
 
 
@@ -67,7 +66,6 @@ def run(args: argparse.Namespace) -> int:
     from dsl.case import check_case, read_json
     from dsl.simulate import MAX_YEARS, parse_invariant, simulate
     from service.commands.evaluate import table
-    from service.commands.score import load
 
     if not 1 <= args.years <= MAX_YEARS:
         print(f"thidua simulate: --years must be from 1 to {MAX_YEARS}, got {args.years}", file=sys.stderr)
@@ -92,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
             if problems:
                 raise InputError(problems, what=f"case {path}")
             given.append(later)
-        compiled = load(args.ruleset, args.rulesets_dir)
+        compiled = load_ruleset(args.ruleset, args)
         result = simulate(compiled, case, args.years, invariants, seed=args.seed, given=given)
     except RulesetError as exc:
         print(exc.render() or str(exc), file=sys.stderr)

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from dsl.errors import EvaluationError, InputError, NotFoundError, RulesetError
+from service.commands._common import add_registry_options, load_ruleset
 
 EXIT_OK = 0
 EXIT_ERRORS = 1
@@ -41,7 +42,7 @@ def register(subparsers: Any) -> None:
         description="For one unit and a title (or a level), the smallest change to each input that "
         "would make each failed requirement hold, and what would reach the whole target.",
     )
-    p.add_argument("ruleset", metavar="RULESET", help="a .rules file or NAME@VERSION from the registry")
+    p.add_argument("ruleset", metavar="RULESET", help="a .rules file, NAME@VERSION, NAME@latest or NAME")
     p.add_argument("file", metavar="FILE", help="a CASE .json (with --unit), a submission or bare inputs")
     target = p.add_mutually_exclusive_group(required=True)
     target.add_argument("--title", help="the title the unit wants")
@@ -51,9 +52,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--inputs", help="only change these inputs (comma-separated)")
     p.add_argument("--all", action="store_true", help="also list the inputs that cannot help, and why")
     p.add_argument("--format", choices=("text", "json"), default="text", help="output format")
-    p.add_argument(
-        "--rulesets-dir", default=None, help="registry folder for NAME@VERSION (default: ./rulesets)"
-    )
+    add_registry_options(p)
     p.set_defaults(func=run)
 
 
@@ -61,7 +60,6 @@ def run(args: argparse.Namespace) -> int:
     """The handler: returns the exit status."""
     from dsl.case import parse_case, read_json
     from dsl.whatif import resolve_target, what_it_takes
-    from service.commands.score import load
 
     try:
         text = Path(args.file).read_text(encoding="utf-8")
@@ -70,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     try:
         data = read_json(text, args.file, "input file")
-        compiled = load(args.ruleset, args.rulesets_dir)
+        compiled = load_ruleset(args.ruleset, args)
         target = resolve_target(compiled, title=args.title, level=args.level)
         case = None
         unit = args.unit
