@@ -16,6 +16,8 @@ its folder) and the per-database connection settings:
 from __future__ import annotations
 
 import os
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -109,6 +111,27 @@ def create_engine(url: str | URL | None = None, *, echo: bool = False) -> Engine
     )
 
 
+def _enable_wal(cursor: Any) -> None:
+    """Switch a file database to WAL, retrying while another process holds the lock.
+
+    The switch needs an exclusive lock, and SQLite may answer "database is
+    locked" at once instead of waiting (its busy handler is not used there),
+    e.g. when several service processes open a new database together. WAL is
+    kept in the file, so the first process to succeed settles it for all.
+    """
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_S
+    delay = 0.01
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.25)
+
+
 def _sqlite_engine(url: URL, *, echo: bool) -> Engine:
     path = _sqlite_file(url)
     if path is not None:
@@ -129,7 +152,7 @@ def _sqlite_engine(url: URL, *, echo: bool) -> Engine:
         cursor = dbapi_connection.cursor()
         try:
             if path is not None:
-                cursor.execute("PRAGMA journal_mode=WAL")
+                _enable_wal(cursor)
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
             # WAL keeps commits durable across a process crash with NORMAL; FULL adds
