@@ -31,10 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from dsl.errors import EvaluationError, InputError, NotFoundError, RulesetError
+from service.commands._common import EXIT_ERRORS, EXIT_OK, EXIT_USAGE
 
-EXIT_OK = 0
-EXIT_ERRORS = 1
-EXIT_USAGE = 2
 DEFAULT_OUT = "boundary-cases"
 
 

@@ -32,10 +32,7 @@ from dsl import nodes as n
 from dsl.checker import check
 from dsl.errors import ERROR, Diagnostic, NotFoundError, RulesetError, render
 from dsl.parser import normalize, parse
-
-EXIT_OK = 0
-EXIT_ERRORS = 1
-EXIT_USAGE = 2
+from service.commands._common import EXIT_ERRORS, EXIT_OK, EXIT_USAGE
 
 
 def register(subparsers: Any) -> None:

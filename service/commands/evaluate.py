@@ -23,14 +23,10 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import Any, TextIO
 
 from dsl.errors import EvaluationError, InputError, NotFoundError, RulesetError
 from dsl.results import AWARDED, OVER_QUOTA, TIED, BlocResult, RequireResult, fmt_decimal
-
-if TYPE_CHECKING:
-    pass
-
 from service.commands._common import (
     EXIT_ERRORS,
     EXIT_OK,

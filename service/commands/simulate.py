@@ -21,11 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from dsl.errors import EvaluationError, InputError, NotFoundError, RulesetError
-from service.commands._common import add_registry_options, load_ruleset
+from service.commands._common import EXIT_OK, EXIT_USAGE, add_registry_options, load_ruleset
 
-EXIT_OK = 0
+#: The simulation ran and an invariant broke (or the inputs were wrong).
 EXIT_BROKEN = 1
-EXIT_USAGE = 2
 
 
 def register(subparsers: Any) -> None:

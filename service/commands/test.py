@@ -14,9 +14,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-EXIT_OK = 0
+from service.commands._common import EXIT_OK, EXIT_USAGE
+
+#: Some test (or the coverage minimum) failed.
 EXIT_FAILED = 1
-EXIT_USAGE = 2
 
 
 def register(subparsers: Any) -> None:

@@ -27,11 +27,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from dsl.errors import EvaluationError, InputError, NotFoundError, RulesetError
-from service.commands._common import add_registry_options, load_ruleset
-
-EXIT_OK = 0
-EXIT_ERRORS = 1
-EXIT_USAGE = 2
+from service.commands._common import EXIT_ERRORS, EXIT_OK, EXIT_USAGE, add_registry_options, load_ruleset
 
 
 def register(subparsers: Any) -> None:
