@@ -10,10 +10,12 @@ token.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import gc
 import re
 import threading
+import typing
 import unicodedata
 from collections.abc import Iterator
 from decimal import Decimal
@@ -21,7 +23,8 @@ from importlib import resources
 from typing import Any
 
 import lark
-from lark import Token, Transformer, v_args
+from lark import Token, v_args
+from lark.visitors import Transformer_NonRecursive
 
 from dsl import nodes as n
 from dsl.errors import ERROR, Diagnostic, RulesetError
@@ -163,13 +166,11 @@ def _parse(text: str, path: str) -> n.SourceFile:
         raise RulesetError([_syntax_diagnostic(exc, text, path)], text) from None
     builder = _Builder(path)
     try:
+        # Transformer_NonRecursive: any depth is read into nodes; the depth limit below then
+        # names the expression that is too deep instead of running out of stack.
         result = builder.transform(tree)
-    except RecursionError:
-        raise RulesetError([_too_deep(path)], text) from None
     except lark.exceptions.VisitError as exc:
         orig = exc.orig_exc
-        if isinstance(orig, RecursionError):
-            raise RulesetError([_too_deep(path)], text) from None
         if isinstance(orig, _BuildError):
             builder.errors.append(orig.diagnostic)
         else:  # pragma: no cover - a bug in the builder, still reported as our own error
@@ -177,21 +178,82 @@ def _parse(text: str, path: str) -> n.SourceFile:
                 Diagnostic(ERROR, f"internal parser error: {orig}", n.Span(1, 1, 1, 2, path), "internal")
             )
         raise RulesetError(builder.errors, text) from None
+    if _tree_height(tree) > MAX_EXPRESSION_DEPTH:
+        # Rare: only then are the expressions measured one by one (the tree's height also
+        # counts the few levels of declarations around them).
+        builder.errors.extend(_too_deep(result, path))
     if builder.errors:
         raise RulesetError(builder.errors, text)
     ruleset, tests = result
     return n.SourceFile(path, ruleset, tuple(tests), tuple(scan_comments(text)), text)
 
 
-def _too_deep(path: str) -> Diagnostic:
-    # The tree is built recursively; a pathological nesting must be an error, not a crash.
-    return Diagnostic(
-        ERROR,
-        "the ruleset nests expressions too deeply to read",
-        n.Span(1, 1, 1, 2, path),
-        "limit",
-        "split the expression with `let` declarations",
-    )
+#: The deepest expression the language accepts: far beyond any real criterion, and shallow
+#: enough for every later stage to stay inside Python's limits — the checker's, interpreter's,
+#: formatter's and diff's walks are recursive, and the compiler nests an `if` (or `and`/`or`)
+#: whose branches need statements one indentation level deeper (Python allows 100).
+#: Split a deeper expression with `let`s. (The service's `max_nesting_depth` defaults to the same.)
+MAX_EXPRESSION_DEPTH = 64
+
+_EXPR_TYPES: tuple[type, ...] = typing.get_args(n.Expr)
+
+
+def _tree_height(tree: lark.Tree[Token]) -> int:
+    """The height of Lark's parse tree, iteratively (a bound on every expression's depth)."""
+    highest = 0
+    stack = [(tree, 1)]
+    while stack:
+        node, height = stack.pop()
+        if height > highest:
+            highest = height
+        height += 1
+        stack.extend((child, height) for child in node.children if isinstance(child, lark.Tree))
+    return highest
+
+
+def expression_depths(root: Any) -> list[tuple[Any, int]]:
+    """Every outermost expression under ``root`` (nodes, lists, tuples) with its depth, iteratively.
+
+    An expression's depth counts the expression nodes on its longest path: `a` is 1,
+    `a + b` is 2, `-(a + b)` is 3. Returned in source order.
+    """
+    deepest: dict[int, tuple[Any, int]] = {}
+    stack: list[tuple[Any, int, Any]] = [(root, 0, None)]
+    while stack:
+        node, depth, top = stack.pop()
+        if isinstance(node, (list, tuple)):
+            stack.extend((child, depth, top) for child in node)
+            continue
+        if not dataclasses.is_dataclass(node) or isinstance(node, type):
+            continue
+        if isinstance(node, _EXPR_TYPES):
+            depth += 1
+            if top is None:
+                top = node
+            seen = deepest.get(id(top))
+            if seen is None or seen[1] < depth:
+                deepest[id(top)] = (top, depth)
+        for f in dataclasses.fields(node):
+            if f.name != "span":
+                stack.append((getattr(node, f.name), depth, top))
+    found = list(deepest.values())
+    found.sort(key=lambda item: (item[0].span.line, item[0].span.column))
+    return found
+
+
+def _too_deep(result: Any, path: str) -> list[Diagnostic]:
+    """A diagnostic for every expression nested deeper than `MAX_EXPRESSION_DEPTH`, at the expression."""
+    return [
+        Diagnostic(
+            ERROR,
+            f"this expression nests {depth} levels deep, more than the {MAX_EXPRESSION_DEPTH} allowed",
+            n.Span(expr.span.line, expr.span.column, expr.span.line, expr.span.column + 1, path),
+            "limit",
+            "split the expression with `let` declarations",
+        )
+        for expr, depth in expression_depths(result)
+        if depth > MAX_EXPRESSION_DEPTH
+    ]
 
 
 def parse_expr(text: str, path: str = "<expr>") -> n.Expr:
@@ -358,7 +420,7 @@ _ESCAPES = {'"': '"', "\\": "\\", "n": "\n"}
 
 
 @v_args(meta=True)
-class _Builder(Transformer):  # type: ignore[type-arg]
+class _Builder(Transformer_NonRecursive):  # type: ignore[type-arg]
     """Turns Lark's tree into `dsl.nodes`; collects validation errors."""
 
     def __init__(self, path: str) -> None:
