@@ -6,10 +6,19 @@ changes (`dsl.diff.StructuralDiff`), the summary over all cases, the notes
 level, rank, title statuses, the criteria that moved and by how much — and
 the rotation.
 
-`ReportWriter` takes cases one at a time. JSON is written as it goes (a
-corpus of any size in flat memory); the table and markdown keep at most
-``max_units`` changed units for the detail section and print everything at
-the end, summary first, so that a review starts with the totals.
+`ReportWriter` works in two halves so that a corpus can be diffed in worker
+processes with almost nothing left for the parent to do per case:
+`ReportWriter.encode` turns one `CaseDiff` into a `CaseReport` — plain strings
+and tuples, cheap to send between processes: the case's JSON text, or the
+table/markdown cells of its changed units — and runs where the case was diffed
+(`dsl.compare.compare_batches` calls it in the worker); `add_batch` takes the
+reports and the workers' `Summary` in input order. `add` does both for one
+case in this process. The output is the same either way.
+
+JSON is written as it goes (a corpus of any size in flat memory); the table
+and markdown keep at most ``max_units`` changed units for the detail section
+and print everything at the end, summary first, so that a review starts with
+the totals.
 """
 
 from __future__ import annotations
@@ -17,9 +26,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, NamedTuple, TextIO, TypeAlias
 
-from dsl.compare import NEW, OLD, CaseDiff, CriterionMove, Summary, UnitDiff
+from dsl.compare import NEW, OLD, Batch, CaseDiff, CriterionMove, Summary, UnitDiff
 from dsl.diff import ADDED, REMOVED, DeclChange, StructuralDiff
 from dsl.results import fmt_decimal
 
@@ -49,6 +58,28 @@ def _status(s: str | None) -> str:
     return "–" if s is None else _STATUS_WORDS.get(s, s)
 
 
+class UnitRow(NamedTuple):
+    """A changed unit as the detail section shows it: the table's cells (unit, score, level,
+    rank, titles, criteria moved) and its error lines."""
+
+    cells: tuple[str, str, str, str, str, str]
+    errors: tuple[str, ...]
+
+
+class CaseDetail(NamedTuple):
+    """A case as the detail section of the table and markdown shows it, rendered but not laid out."""
+
+    heading: str
+    errors: tuple[str, ...]
+    units: tuple[UnitRow, ...]  # the changed units
+    rotation: str
+
+
+#: One case as `ReportWriter.encode` leaves it: its JSON text (format json), its detail
+#: (table and markdown), or None when the table and markdown have nothing to show for it.
+CaseReport: TypeAlias = str | CaseDetail | None
+
+
 class ReportWriter:
     """Accumulates a diff's summary and writes it in one of `FORMATS`."""
 
@@ -70,7 +101,7 @@ class ReportWriter:
         self.max_units = max_units
         self.places = max(old.places, new.places)
         self.summary = Summary()
-        self.kept: list[CaseDiff] = []
+        self.kept: list[CaseDetail] = []
         self.kept_units = 0
         self.omitted_units = 0
         self.omitted_cases = 0
@@ -90,37 +121,65 @@ class ReportWriter:
             self.out.write(head[:-1] + ', "cases": [')
 
     def add(self, case: CaseDiff) -> None:
+        """Add one case diffed in this process."""
         self.summary.add(case)
+        self._add_report(self.encode(case))
+
+    def add_batch(self, batch: Batch[CaseReport]) -> None:
+        """Add consecutive cases as `encode` left them (in a worker), with their summary."""
+        self.summary.merge(batch.summary)
+        for report in batch.items:
+            self._add_report(report)
+
+    def encode(self, case: CaseDiff) -> CaseReport:
+        """What this writer keeps of one case, in plain strings and tuples (see `CaseReport`).
+
+        Depends only on the case and the writer's format and versions, never on the
+        cases before it, so a worker process can run it with a copy of the writer.
+        """
         if self.fmt == "json":
-            self.out.write(
-                ("\n  " if self._first_case else ",\n  ")
-                + json.dumps(self.case_json(case), ensure_ascii=False)
-            )
-            self._first_case = False
-            return
+            return json.dumps(self.case_json(case), ensure_ascii=False)
         changed = [u for u in case.units if u.changed]
         if not (changed or case.rotation_changed or case.error != (None, None)):
+            return None
+        return CaseDetail(
+            self.case_heading(case),
+            tuple(self.case_errors(case)),
+            tuple(
+                UnitRow(
+                    (
+                        u.unit,
+                        self.score_text(u),
+                        self.pair(u.old.level, u.new.level),
+                        self.pair(u.old.rank, u.new.rank),
+                        self.titles_text(u),
+                        self.moves_text(u.criteria),
+                    ),
+                    tuple(self.unit_errors(u)),
+                )
+                for u in changed
+            ),
+            self.rotation_text(case),
+        )
+
+    def _add_report(self, report: CaseReport) -> None:
+        if isinstance(report, str):
+            self.out.write(("\n  " if self._first_case else ",\n  ") + report)
+            self._first_case = False
             return
+        if report is None:
+            return
+        changed = len(report.units)
         # One budget for the detail section: each kept case costs its changed units (at least 1),
         # so a huge corpus keeps a bounded report however its changes are spread.
         room = self.max_units - self.kept_units
         if room <= 0:
-            self.omitted_units += len(changed)
+            self.omitted_units += changed
             self.omitted_cases += 1
             return
-        self.omitted_units += max(0, len(changed) - room)
-        self.kept.append(
-            CaseDiff(
-                case.label,
-                case.bloc,
-                case.period,
-                tuple(changed[:room]),
-                case.rotation,
-                case.error,
-                case.ignored,
-            )
-        )
-        self.kept_units += max(1, min(room, len(changed)))
+        self.omitted_units += max(0, changed - room)
+        self.kept.append(report._replace(units=report.units[:room]) if changed > room else report)
+        self.kept_units += max(1, min(room, changed))
 
     def finish(self) -> Summary:
         if self.fmt == "json":
@@ -303,25 +362,15 @@ class ReportWriter:
         lines += ["", "Rule changes"]
         lines += [f"  {x}" for x in _rule_lines(self.structure.changes)] or ["  (none)"]
         for case in self.kept:
-            lines += ["", f"Case {self.case_heading(case)}"]
-            lines += [f"  error: {e}" for e in self.case_errors(case)]
+            lines += ["", f"Case {case.heading}"]
+            lines += [f"  error: {e}" for e in case.errors]
             rows = [["unit", "score", "level", "rank", "titles", "criteria moved"]]
-            for u in case.units:
-                rows.append(
-                    [
-                        u.unit,
-                        self.score_text(u),
-                        self.pair(u.old.level, u.new.level),
-                        self.pair(u.old.rank, u.new.rank),
-                        self.titles_text(u),
-                        self.moves_text(u.criteria),
-                    ]
-                )
+            rows += [list(u.cells) for u in case.units]
             if len(rows) > 1:
                 lines += [f"  {x}" for x in _columns(rows)]
             for u in case.units:
-                lines += [f"  error: {e}" for e in self.unit_errors(u)]
-            lines.append(f"  rotation: {self.rotation_text(case)}")
+                lines += [f"  error: {e}" for e in u.errors]
+            lines.append(f"  rotation: {case.rotation}")
         if self.omitted_units or self.omitted_cases:
             lines += [
                 "",
@@ -342,27 +391,20 @@ class ReportWriter:
         rule_lines = _rule_lines(self.structure.changes, markdown=True)
         lines += rule_lines or ["_none_"]
         for case in self.kept:
-            lines += ["", f"### Case `{self.case_heading(case)}`", ""]
-            lines += [f"- **error**: {_md(e)}" for e in self.case_errors(case)]
+            lines += ["", f"### Case `{case.heading}`", ""]
+            lines += [f"- **error**: {_md(e)}" for e in case.errors]
             if case.units:
                 lines += [
                     "| unit | score | level | rank | titles | criteria moved |",
                     "|---|---|---|---|---|---|",
                 ]
                 for u in case.units:
-                    cells = [
-                        f"`{u.unit}`",
-                        self.score_text(u),
-                        self.pair(u.old.level, u.new.level),
-                        self.pair(u.old.rank, u.new.rank),
-                        self.titles_text(u),
-                        self.moves_text(u.criteria),
-                    ]
+                    cells = [f"`{u.cells[0]}`", *u.cells[1:]]
                     lines.append("| " + " | ".join(_md(c) for c in cells) + " |")
-            errors = [e for u in case.units for e in self.unit_errors(u)]
+            errors = [e for u in case.units for e in u.errors]
             if errors:
                 lines += ["", *(f"- **error**: {_md(e)}" for e in errors)]
-            lines += ["", f"Rotation: {_md(self.rotation_text(case))}"]
+            lines += ["", f"Rotation: {_md(case.rotation)}"]
         if self.omitted_units or self.omitted_cases:
             lines += [
                 "",

@@ -3,8 +3,9 @@
 This module owns the command: both rulesets (files or registry references)
 are compiled; their rule changes are listed (`dsl.diff`); every CASE (a bloc
 ``.json``, a ``.jsonl`` of cases, or a folder of them) is decided under both
-(`dsl.compare`) in worker processes; the report (`dsl.diff_report`) is a
-table, markdown for a review, or JSON.
+(`dsl.compare`) in worker processes, which also render each case for the
+report (`dsl.diff_report`: a table, markdown for a review, or JSON) and count
+it, so that this process only reads cases and writes the report.
 
 Exit status: 0 done (no ``--fail-on`` condition met); 1 a ``--fail-on``
 condition is met (``any`` change, a ``level`` change, a ``title`` status
@@ -18,7 +19,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -75,7 +75,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """The handler: returns the exit status."""
-    from dsl.compare import Comparer, compare_corpus, default_jobs, iter_cases
+    from dsl.compare import Comparer, compare_batches, default_jobs, iter_cases
     from dsl.diff import structural_diff
     from dsl.diff_report import ReportWriter
 
@@ -102,12 +102,12 @@ def run(args: argparse.Namespace) -> int:
     writer.start()
     progress = Progress(sys.stderr) if sys.stderr.isatty() else None
     try:
-        for case in compare_corpus(
-            Comparer(old, new), _cases(iter_cases(args.cases)), jobs=args.jobs or default_jobs()
+        for batch in compare_batches(
+            Comparer(old, new), iter_cases(args.cases), writer.encode, jobs=args.jobs or default_jobs()
         ):
-            writer.add(case)
+            writer.add_batch(batch)
             if progress is not None:
-                progress.tick(len(case.units))
+                progress.tick(batch.summary.units, cases=len(batch.items))
     except (OSError, UnicodeDecodeError) as exc:
         if progress is not None:
             progress.done()
@@ -117,10 +117,6 @@ def run(args: argparse.Namespace) -> int:
         progress.done()
     summary = writer.finish()
     return EXIT_CHANGED if summary.fails(args.fail_on) else EXIT_OK
-
-
-def _cases(items: Iterator[Any]) -> Iterator[Any]:
-    yield from items
 
 
 class Progress:
@@ -133,8 +129,9 @@ class Progress:
         self.start = time.monotonic()
         self.last = 0.0
 
-    def tick(self, units: int) -> None:
-        self.cases += 1
+    def tick(self, units: int, *, cases: int = 1) -> None:
+        """Count ``cases`` more cases holding ``units`` units; redraw if due."""
+        self.cases += cases
         self.units += units
         now = time.monotonic()
         if now - self.last >= 0.2:

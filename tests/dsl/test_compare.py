@@ -14,10 +14,13 @@ from dsl.api import CompiledRuleset
 from dsl.compare import (
     NEW,
     OLD,
+    CaseDiff,
     CaseText,
     Comparer,
     CriterionMove,
     Summary,
+    _chunks,
+    compare_batches,
     compare_corpus,
     iter_cases,
 )
@@ -202,3 +205,58 @@ def test_parallel_results_equal_serial(bundled: tuple[CompiledRuleset, CompiledR
     parallel = list(compare_corpus(comparer, iter(items), jobs=2, chunksize=2))
     assert serial == parallel
     assert [f"case{i}" for i in range(7)] == [c.label for c in parallel]
+
+
+def _varied(count: int) -> list[CaseText]:
+    """``count`` copies of the bundled case, each with another period and result, plus a broken one."""
+    items = [CaseText("broken.json", "{not json")]
+    for i in range(count - 1):
+        data = copy.deepcopy(CASE)
+        data["period"] = f"p{i}"
+        data["submissions"][0]["inputs"]["key_tasks_excellent"] = i % 9
+        items.append(_text(data, f"case{i}"))
+    return items
+
+
+def test_summary_merge_equals_adding_every_case(bundled: tuple[CompiledRuleset, CompiledRuleset]) -> None:
+    """Summaries of parts merged together equal one summary that added every case."""
+    comparer = Comparer(*bundled)
+    diffs = [comparer.compare_text(item) for item in _varied(5)]
+    whole, merged = Summary(), Summary()
+    for part in (diffs[:2], diffs[2:]):
+        summary = Summary()
+        for diff in part:
+            whole.add(diff)
+            summary.add(diff)
+        merged.merge(summary)
+    assert whole == merged
+    assert (5, [1, 1]) == (merged.cases, merged.case_errors)
+    assert 4 * 5 == merged.ignored_inputs[(NEW, "initiatives")]
+
+
+def test_batches_are_the_same_for_one_and_two_jobs(bundled: tuple[CompiledRuleset, CompiledRuleset]) -> None:
+    """compare_batches gives the same batches, digests and summaries in order with one or two processes,
+    also when more chunks are in flight than the window holds."""
+    comparer = Comparer(*bundled)
+    items = _varied(20)
+
+    def run(jobs: int) -> list[tuple[Summary, list[str]]]:
+        batches = compare_batches(comparer, iter(items), _digest, jobs=jobs, chunksize=1)
+        return [(b.summary, b.items) for b in batches]
+
+    serial = run(1)
+    assert serial == run(2)
+    assert ["broken.json"] + [f"case{i}" for i in range(19)] == [label for _, ls in serial for label in ls]
+
+
+def _digest(case: CaseDiff) -> str:
+    return case.label
+
+
+def test_chunks_grow_from_the_first_size_to_the_largest(
+    bundled: tuple[CompiledRuleset, CompiledRuleset],
+) -> None:
+    """By default the first chunk is small and each next one doubles, up to the largest size."""
+    sizes = [len(b.items) for b in compare_batches(Comparer(*bundled), _varied(40), _digest)]
+    assert [8, 16, 16] == sizes
+    assert [1, 2, 4, 8, 8, 8, 5] == [len(c) for c in _chunks(_varied(36), 1, 8)]
