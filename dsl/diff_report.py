@@ -10,7 +10,8 @@ the rotation.
 processes with almost nothing left for the parent to do per case:
 `ReportWriter.encode` turns one `CaseDiff` into a `CaseReport` — plain strings
 and tuples, cheap to send between processes: the case's JSON text, or the
-table/markdown cells of its changed units — and runs where the case was diffed
+table/markdown cells of its changed units (only their number once the detail
+section is full) — and runs where the case was diffed
 (`dsl.compare.compare_batches` calls it in the worker); `add_batch` takes the
 reports and the workers' `Summary` in input order. `add` does both for one
 case in this process. The output is the same either way.
@@ -24,6 +25,7 @@ the totals.
 from __future__ import annotations
 
 import json
+import mmap
 from collections.abc import Iterable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, NamedTuple, TextIO, TypeAlias
@@ -75,9 +77,10 @@ class CaseDetail(NamedTuple):
     rotation: str
 
 
-#: One case as `ReportWriter.encode` leaves it: its JSON text (format json), its detail
-#: (table and markdown), or None when the table and markdown have nothing to show for it.
-CaseReport: TypeAlias = str | CaseDetail | None
+#: One case as `ReportWriter.encode` leaves it: its JSON text (format json); for the table
+#: and markdown its detail, or only its number of changed units once the detail section is
+#: full, or None when they have nothing to show for it.
+CaseReport: TypeAlias = str | CaseDetail | int | None
 
 
 class ReportWriter:
@@ -106,6 +109,12 @@ class ReportWriter:
         self.omitted_units = 0
         self.omitted_cases = 0
         self._first_case = True
+        # Set (to 1) once the detail section is full; `encode` then only counts a case's
+        # changed units instead of rendering them. Shared memory, because `encode` runs in
+        # worker processes forked with a copy of this writer. A worker can see it late (it
+        # then renders a case for nothing) but never early: it is set after the cases before
+        # the current chunk have all been added, and room in the section never comes back.
+        self._detail_full = mmap.mmap(-1, 1)
 
     # ------------------------------------------------------------ the stream
     def start(self) -> None:
@@ -142,6 +151,8 @@ class ReportWriter:
         changed = [u for u in case.units if u.changed]
         if not (changed or case.rotation_changed or case.error != (None, None)):
             return None
+        if self._detail_full[0]:
+            return len(changed)
         return CaseDetail(
             self.case_heading(case),
             tuple(self.case_errors(case)),
@@ -169,7 +180,7 @@ class ReportWriter:
             return
         if report is None:
             return
-        changed = len(report.units)
+        changed = report if isinstance(report, int) else len(report.units)
         # One budget for the detail section: each kept case costs its changed units (at least 1),
         # so a huge corpus keeps a bounded report however its changes are spread.
         room = self.max_units - self.kept_units
@@ -177,9 +188,13 @@ class ReportWriter:
             self.omitted_units += changed
             self.omitted_cases += 1
             return
+        if isinstance(report, int):
+            raise AssertionError("a case was only counted while the detail section had room")
         self.omitted_units += max(0, changed - room)
         self.kept.append(report._replace(units=report.units[:room]) if changed > room else report)
         self.kept_units += max(1, min(room, changed))
+        if self.kept_units >= self.max_units:
+            self._detail_full[0] = 1
 
     def finish(self) -> Summary:
         if self.fmt == "json":
