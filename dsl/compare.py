@@ -37,7 +37,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from itertools import chain
+from itertools import chain, islice
 from multiprocessing.pool import AsyncResult
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -486,6 +486,10 @@ _WORKER: tuple[Comparer, Callable[[CaseDiff], Any]] | None = None
 #: through pipes and the pool's threads, ~0.7 ms of the parent's CPU) rarely.
 FIRST_CHUNK, LARGEST_CHUNK = 8, 128
 
+#: Starting and stopping the workers costs about what diffing 16 cases does (~15 ms):
+#: below this many cases, worker processes are not worth it.
+PARALLEL_FROM = 32
+
 
 def _init_worker(comparer: Comparer, digest: Callable[[CaseDiff], Any]) -> None:
     """In a forked worker: keep the comparer and digest (inherited in memory with the fork, never pickled)."""
@@ -553,20 +557,22 @@ def compare_batches(
     so the batches are the same whatever ``jobs``. Cases are pulled from
     ``cases`` a chunk at a time, a bounded number of chunks in flight, so a
     corpus of any size runs in flat memory. ``chunksize`` fixes the chunk size;
-    by default chunks grow from `FIRST_CHUNK` to `LARGEST_CHUNK` cases.
+    by default chunks grow from `FIRST_CHUNK` to `LARGEST_CHUNK` cases. Fewer
+    cases than `PARALLEL_FROM` (than one chunk, when ``chunksize`` is given)
+    are diffed in this process.
     """
     first, largest = (chunksize, chunksize) if chunksize else (FIRST_CHUNK, LARGEST_CHUNK)
-    chunks = _chunks(cases, first, largest)
-    if jobs <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+    items: Iterator[CaseText] = iter(cases)
+    parallel = jobs > 1 and "fork" in multiprocessing.get_all_start_methods()
+    if parallel:
+        enough = chunksize or PARALLEL_FROM
+        ahead = list(islice(items, enough))
+        parallel = len(ahead) == enough
+        items = chain(ahead, items)
+    chunks = _chunks(items, first, largest)
+    if not parallel:
         for chunk in chunks:
             yield _diff_chunk(comparer, digest, chunk)
-        return
-    head = next(chunks, None)
-    if head is None:
-        return
-    if len(head) < first:
-        # Fewer cases than one chunk: starting workers would cost more than the work.
-        yield _diff_chunk(comparer, digest, head)
         return
     # Objects that exist before the fork (the compiled rulesets, the parser) are moved out
     # of the collector's reach: otherwise each worker's garbage collections touch them and
@@ -578,7 +584,7 @@ def compare_batches(
             # A bounded window of chunks in flight (Pool.imap would read the whole input
             # ahead): workers stay busy, results come back in order, memory stays flat.
             pending: deque[AsyncResult[Batch[T]]] = deque()
-            for chunk in chain([head], chunks):
+            for chunk in chunks:
                 pending.append(pool.apply_async(_work, (chunk,)))
                 if len(pending) >= 4 * jobs:
                     yield pending.popleft().get()

@@ -260,3 +260,20 @@ def test_chunks_grow_from_the_first_size_to_the_largest(
     sizes = [len(b.items) for b in compare_batches(Comparer(*bundled), _varied(40), _digest)]
     assert [8, 16, 16] == sizes
     assert [1, 2, 4, 8, 8, 8, 5] == [len(c) for c in _chunks(_varied(36), 1, 8)]
+
+
+def test_small_corpora_are_diffed_without_workers(
+    bundled: tuple[CompiledRuleset, CompiledRuleset], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Below PARALLEL_FROM cases no worker process is started (it would cost more than the work)."""
+    import dsl.compare
+
+    def no_pool(method: str) -> None:
+        raise RuntimeError("a pool was started")
+
+    monkeypatch.setattr(dsl.compare.multiprocessing, "get_context", no_pool)
+    comparer = Comparer(*bundled)
+    items = _varied(dsl.compare.PARALLEL_FROM)
+    assert len(items) - 1 == sum(len(b.items) for b in compare_batches(comparer, items[1:], _digest, jobs=2))
+    with pytest.raises(RuntimeError, match="a pool was started"):
+        list(compare_batches(comparer, items, _digest, jobs=2))
