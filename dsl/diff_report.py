@@ -148,7 +148,7 @@ class ReportWriter:
         """
         if self.fmt == "json":
             return json.dumps(self.case_json(case), ensure_ascii=False)
-        changed = [u for u in case.units if u.changed]
+        changed = _listed(case)
         if not (changed or case.rotation_changed or case.error != (None, None)):
             return None
         if self._detail_full[0]:
@@ -310,6 +310,8 @@ class ReportWriter:
         return f"{case.label}" + (f" ({what})" if what else "")
 
     def unit_errors(self, u: UnitDiff) -> list[str]:
+        if u.old.error is not None and u.old.error == u.new.error:
+            return [f"{u.unit} under both versions: {u.old.error}"]
         out = []
         for side, e in ((OLD, u.old.error), (NEW, u.new.error)):
             if e is not None:
@@ -329,7 +331,7 @@ class ReportWriter:
     # ------------------------------------------------------------ JSON
     def case_json(self, case: CaseDiff) -> dict[str, Any]:
         p = self.places
-        changed = [u for u in case.units if u.changed]
+        changed = _listed(case)
         return {
             "case": case.label,
             "bloc": case.bloc,
@@ -460,3 +462,9 @@ def _rule_lines(changes: Iterable[DeclChange], *, markdown: bool = False) -> lis
 def _columns(rows: list[list[str]]) -> list[str]:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+
+
+def _listed(case: CaseDiff) -> list[UnitDiff]:
+    """The units a report shows for a case: those that changed, and those in error under
+    either version — a unit both versions reject is reported although nothing changed."""
+    return [u for u in case.units if u.changed or u.old.error is not None or u.new.error is not None]

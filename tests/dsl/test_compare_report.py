@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import pickle
 from pathlib import Path
 
@@ -71,3 +72,28 @@ def test_a_full_detail_section_only_counts_changed_units() -> None:
     writer.add(broken)
     writer.finish()
     assert "… and 10 more changed units in 2 more cases" in out.getvalue()
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_unit_both_versions_reject_is_reported(fmt: str) -> None:
+    """A unit missing an input both versions need is listed with its error, though nothing changed."""
+    reg = Registry(REPO / "rulesets")
+    comparer = Comparer(reg.get("khoi3", "2023.1"), reg.get("khoi3", "2023.1"))
+    case = json.loads((REPO / CASE_LABEL).read_text("utf-8"))
+    del case["submissions"][1]["inputs"]["reports_due"]
+    unit = case["submissions"][1]["unit"]
+    diff = comparer.compare_text(CaseText("case.json", json.dumps(case)))
+    assert not diff.changed
+    writer, out = _writer(fmt)
+    writer.start()
+    writer.add(diff)
+    writer.finish()
+    text = out.getvalue()
+    if fmt == "json":
+        (listed,) = json.loads(text)["cases"][0]["units"]
+        assert unit == listed["unit"]
+        assert listed["errors"]["old"] == listed["errors"]["new"]
+        assert "reports_due" in listed["errors"]["old"]
+    else:
+        assert f"{unit} under both versions: " in text
+        assert "reports_due" in text
