@@ -86,6 +86,8 @@ class CompiledRuleset:
     evaluator: CompiledEvaluator = field(init=False, repr=False)
     validator: Validator = field(init=False, repr=False)
     interpreter: UnitInterpreter = field(init=False, repr=False)
+    # Per title, its requirement-less unit-level results by status (shared: they are immutable).
+    _unit_titles: tuple[tuple[str, dict[str, TitleResult]], ...] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         rs = self.checked.ruleset
@@ -103,6 +105,20 @@ class CompiledRuleset:
         set_(self, "evaluator", compile_plan(plan))
         set_(self, "interpreter", UnitInterpreter(plan))
         set_(self, "validator", Validator(plan.inputs, lambda e: simple_bound(e, self._bound)))
+        set_(
+            self,
+            "_unit_titles",
+            tuple(
+                (
+                    tp.title.name,
+                    {
+                        status: TitleResult(tp.title.name, tp.title.label, status, (), _note(status))
+                        for status in ("eligible", "not_eligible", "undecided")
+                    },
+                )
+                for tp in plan.titles
+            ),
+        )
 
     @property
     def ruleset(self) -> n.Ruleset:
@@ -217,13 +233,11 @@ class CompiledRuleset:
 
     def _result(self, out: tuple[Any, ...], unit: str | None, explain: bool) -> UnitResult:
         values, crit, groups, bonus, penalty, score, level, titles = out[:8]
-        plan = self.plan
         title_results: dict[str, TitleResult] = {}
-        eligibility: dict[str, bool | None] = {}
-        for tp, (status, passed) in zip(plan.titles, titles, strict=True):
-            t = tp.title
-            requires: tuple[RequireResult, ...] = ()
-            if explain:
+        if explain:
+            eligibility: dict[str, bool | None] = {}
+            for tp, (status, passed) in zip(self.plan.titles, titles, strict=True):
+                t = tp.title
                 requires = tuple(
                     RequireResult(
                         rp.text,
@@ -234,10 +248,15 @@ class CompiledRuleset:
                     )
                     for rp, p in zip(tp.requires, passed, strict=True)
                 )
-            note = "needs the bloc (rank, bloc size or a bloc aggregate)" if status == "undecided" else None
-            title_results[t.name] = TitleResult(t.name, t.label, status, requires, note)
-            eligibility[t.name] = {"eligible": True, "not_eligible": False}.get(status)
-        explanation = self._explanation(out) if explain else None
+                title_results[t.name] = TitleResult(t.name, t.label, status, requires, _note(status))
+                eligibility[t.name] = {"eligible": True, "not_eligible": False}.get(status)
+        else:
+            # Without requirements a title's result is one of three immutable values, built once.
+            for (name, by_status), (status, _) in zip(self._unit_titles, titles, strict=True):
+                shared = by_status.get(status)
+                if shared is None:
+                    shared = TitleResult(name, by_status["eligible"].label, status, (), _note(status))
+                title_results[name] = shared
         return UnitResult(
             unit=unit,
             ruleset=self.ref,
@@ -250,7 +269,7 @@ class CompiledRuleset:
             penalty=penalty,
             titles=title_results,
             values=values,
-            explanation=explanation,
+            explanation=self._explanation(out) if explain else None,
         )
 
     def _explanation(self, out: tuple[Any, ...]) -> Explanation:
@@ -347,6 +366,14 @@ class _BlocEnv(MapEnv):
                 raise rt.need_bloc(f"{name}()")
             return self.bloc_values.get(self.plan, n.Call(name, args))
         return NotImplemented
+
+
+#: Why a unit-level title status is "undecided".
+_UNDECIDED_NOTE = "needs the bloc (rank, bloc size or a bloc aggregate)"
+
+
+def _note(status: str) -> str | None:
+    return _UNDECIDED_NOTE if status == "undecided" else None
 
 
 def _used(

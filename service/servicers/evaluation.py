@@ -28,6 +28,7 @@ from service.errors import ServiceError, guarded, item_error, prefixed
 from service.gen.thidua.v1 import evaluation_pb2 as ev
 from service.gen.thidua.v1 import evaluation_pb2_grpc as ev_grpc
 from service.logging import note_item
+from service.score_plan import score_plan
 from service.servicers.common import RulesetSource
 from service.servicers.rotation_commit import commit_rotation
 from service.servicers.stored_cases import case_for
@@ -72,15 +73,23 @@ class EvaluationServicer(ev_grpc.EvaluationServiceServicer):
 
     # ------------------------------------------------------------ scoring
     def _score(self, compiled: CompiledRuleset, request: ev.ScoreRequest) -> ev.ScoreResponse:
-        inputs = inputs_to_python(request.inputs, self.source.limits)
+        # The per-ruleset plan (service.score_plan) reads the inputs and, without an
+        # explanation, writes the response; both give exactly what the generic converters do.
+        plan = score_plan(compiled)
+        inputs = plan.read_inputs(request.inputs, self.source.limits)
+        explain = request.explain
+        unit = request.unit
         try:
-            result = compiled.score(inputs, unit=request.unit or None, explain=request.explain)
+            result = compiled.score(inputs, unit=unit or None, explain=explain)
         except InputError as exc:
             raise prefixed(exc, "inputs.") from None
-        self._record("score", compiled, {"unit": request.unit, "inputs": inputs}, result)
+        if self.recorder is not None:
+            self._record("score", compiled, {"unit": unit, "inputs": inputs}, result)
+        if not explain:
+            return plan.response(result)
         return ev.ScoreResponse(
             ruleset=ruleset_pb(compiled.ref),
-            result=unit_result_pb(result, explain=request.explain, sections=criterion_sections(compiled)),
+            result=unit_result_pb(result, explain=True, sections=criterion_sections(compiled)),
         )
 
     @guarded
