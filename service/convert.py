@@ -95,7 +95,7 @@ class _Reader:
         if kind == "boolean":
             return bool(raw)
         if kind == "text":
-            return normalize(raw)
+            return raw if raw.isascii() else normalize(raw)  # ASCII is its own NFC form
         if kind == "date":
             if not _DATE.fullmatch(v.date):
                 self.violations.append(FieldViolation(path, f"'{v.date[:40]}' is not a date (YYYY-MM-DD)"))
@@ -122,7 +122,7 @@ class _Reader:
         # Sorted: a protobuf map has no order, and error lists must be deterministic.
         out: dict[str, Any] = {}
         for name, value in sorted(values.items()):
-            key = normalize(name)
+            key = name if name.isascii() else normalize(name)
             if key in out:
                 # The same name typed composed and decomposed (SPEC §1.1): refuse rather than keep one silently.
                 self.violations.append(
@@ -247,7 +247,18 @@ def _quantum(places: int) -> Decimal:
 
 
 def _fmt(value: Decimal, places: int) -> str:
-    # fmt_decimal's rule (pad or round half-up to `places`) with the quantum built once.
+    """fmt_decimal's rule (pad or round half-up to ``places``), without `quantize` when not needed.
+
+    The engine's results already carry the ruleset's places: then ``str`` is the
+    answer, recognised by its decimal point ``places`` characters from the end
+    (scientific notation always ends with an exponent, never with ``.dd``).
+    """
+    text = str(value)
+    if places:
+        if text[-places - 1 : -places] == "." and "E" not in text:
+            return text
+    elif text.isdigit():
+        return text
     return str(value.quantize(_quantum(places), rounding=ROUND_HALF_UP))
 
 

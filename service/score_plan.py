@@ -26,7 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections.abc import Callable, Mapping
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from dsl import nodes as n
@@ -38,6 +38,7 @@ from service.convert import (
     _DECIMAL,
     _STATUS,
     MAX_DECIMAL_CHARS,
+    _fmt,
     _Reader,
     criterion_sections,
     inputs_to_python,
@@ -105,38 +106,24 @@ def _message_field(number: int, body: str) -> str:
     return _SHORT[number << 3 | 2] + _varint(len(body)) + body
 
 
-# UnitResult's and ScoreResponse's field tags (evaluation.proto), as latin-1 text.
-_UNIT, _SCORE, _LEVEL = "\x0a", "\x12", "\x1a"
-_GROUP, _CRITERION, _BONUS, _PENALTY, _TITLE = "\x2a", "\x32", "\x3a", "\x42", "\x4a"
+# Tags (field number, wire type 2) of the length-delimited fields written here (evaluation.proto).
+_SCORE, _GROUP, _CRITERION, _BONUS, _PENALTY = "\x12", "\x2a", "\x32", "\x3a", "\x42"  # UnitResult
 _VALUE_2, _POINTS_3 = "\x12", "\x1a"  # GroupResult.value, CriterionResult.points
 _RESULT_2 = "\x12"  # ScoreResponse.result
-
-
-def _fmt(value: Decimal, places: int, quantum: Decimal) -> str:
-    """`service.convert._fmt` (pad or round half-up to ``places``), without `quantize` when not needed.
-
-    The engine's results already carry the ruleset's places: then ``str`` is the
-    answer, recognised by its decimal point ``places`` characters from the end
-    (scientific notation always ends with an exponent, never with ``.dd``).
-    """
-    text = str(value)
-    if places:
-        if text[-places - 1 : -places] == "." and "E" not in text:
-            return text
-    elif text.isdigit():
-        return text
-    return str(value.quantize(quantum, rounding=ROUND_HALF_UP))
 
 
 # ------------------------------------------------------------------ the plan
 
 
 class ScorePlan:
-    """What Score needs of one compiled ruleset, computed once (immutable, shared by threads)."""
+    """What Score needs of one compiled ruleset, computed once and shared by threads.
+
+    Only its bounded memos of encodings change after construction, one complete
+    entry at a time (a dict assignment is atomic), so no lock is needed.
+    """
 
     def __init__(self, compiled: CompiledRuleset) -> None:
         self.places = compiled.places
-        self.quantum = Decimal(1).scaleb(-compiled.places)
         # Inputs: declared name → expected Value kind. Only names equal to their NFC form
         # (the parser's declarations are) may skip `normalize`.
         self.kinds: dict[str, int | None] = {
@@ -154,6 +141,7 @@ class ScorePlan:
         }
         self.score, self.bonus, self.penalty = (_Slot(self, "", tag) for tag in (_SCORE, _BONUS, _PENALTY))
         self.levels = {lv.name: _string_field(3, lv.name) for lv in compiled.plan.levels}
+        self.units: dict[str, str] = {}
         # Each title's encoded message per (status, label, note): a few fixed combinations per title.
         self.titles: dict[str, dict[tuple[str, str, str | None], str]] = {
             tp.title.name: {} for tp in compiled.plan.titles
@@ -229,22 +217,30 @@ class ScorePlan:
         """`unit_result_pb(r, explain=False, sections=criterion_sections(compiled))`, encoded as latin-1 text."""
         parts: list[str] = []
         add = parts.append
-        if r.unit:
-            add(_string_field(1, r.unit))
-        add(self.score.encode(r.score))
+        unit = r.unit
+        if unit:
+            encoded = self.units.get(unit)
+            if encoded is None:
+                encoded = _string_field(1, unit)
+                if len(self.units) < _UNITS_MEMO_SIZE:
+                    self.units[unit] = encoded
+            add(encoded)
+        # Slot.encode inlined for its common case (an encoding seen before): one str, one lookup.
+        slot = self.score
+        encoded = slot.memo.get(str(r.score))
+        add(encoded if encoded is not None else slot.encode(r.score))
         if r.level:
             level = self.levels.get(r.level)
             add(level if level is not None else _string_field(3, r.level))
         if r.rank:
-            add("\x20" + _int32(r.rank))
-        # Slot.encode inlined for its common case (an encoding seen before): one str, one lookup.
+            add("\x20" + _int32(r.rank))  # UnitResult.rank, a varint
         groups = self.groups
         for name, value in r.groups.items():
-            slot = groups.get(name)
-            if slot is None:  # not a group of the plan's: encoded, not remembered
-                slot = _Slot(self, _GROUP, _string_field(1, name) + _VALUE_2)
-            encoded = slot.memo.get(str(value))
-            add(encoded if encoded is not None else slot.encode(value))
+            group = groups.get(name)
+            if group is None:  # not a group of the plan's: encoded, not remembered
+                group = _Slot(self, _GROUP, _string_field(1, name) + _VALUE_2)
+            encoded = group.memo.get(str(value))
+            add(encoded if encoded is not None else group.encode(value))
         points, values = r.criteria, r.values
         for name, slot in self.criteria:
             got: Any = points.get(name)
@@ -254,8 +250,12 @@ class ScorePlan:
                     continue
             encoded = slot.memo.get(str(got))
             add(encoded if encoded is not None else slot.encode(got))
-        add(self.bonus.encode(r.bonus))
-        add(self.penalty.encode(r.penalty))
+        slot = self.bonus
+        encoded = slot.memo.get(str(r.bonus))
+        add(encoded if encoded is not None else slot.encode(r.bonus))
+        slot = self.penalty
+        encoded = slot.memo.get(str(r.penalty))
+        add(encoded if encoded is not None else slot.encode(r.penalty))
         titles = self.titles
         for t in r.titles.values():
             by_status = titles.get(t.name)
@@ -271,6 +271,8 @@ class ScorePlan:
 
 #: Most encodings one slot remembers: criterion points take a handful of values in practice.
 _MEMO_SIZE = 64
+#: Most unit names a plan remembers encoded (a bloc has tens of units).
+_UNITS_MEMO_SIZE = 1024
 
 
 class _Slot:
@@ -283,10 +285,10 @@ class _Slot:
     before costs one ``str`` and one lookup.
     """
 
-    __slots__ = ("head", "memo", "outer", "places", "quantum")
+    __slots__ = ("head", "memo", "outer", "places")
 
     def __init__(self, plan: ScorePlan, outer: str, head: str) -> None:
-        self.places, self.quantum = plan.places, plan.quantum
+        self.places = plan.places
         self.outer, self.head = outer, head
         self.memo: dict[str, str] = {}
 
@@ -294,7 +296,7 @@ class _Slot:
         key = str(value)
         encoded = self.memo.get(key)
         if encoded is None:
-            text = _fmt(value, self.places, self.quantum)
+            text = _fmt(value, self.places)
             body = self.head + _varint(len(text)) + text
             encoded = self.outer + _varint(len(body)) + body if self.outer else body
             if len(self.memo) < _MEMO_SIZE:
@@ -324,7 +326,7 @@ def _title(t: TitleResult) -> str:
     status = _STATUS.get(t.status, ev.TITLE_STATUS_UNSPECIFIED)
     body = _string_field(1, t.name) + _string_field(2, t.label)
     if status:
-        body += "\x18" + _varint(status)
+        body += "\x18" + _varint(status)  # TitleResult.status, a varint
     if t.note:
         body += _string_field(5, t.note)
     return _message_field(9, body)

@@ -93,7 +93,9 @@ class RulesetSource:
         A file of the rulesets folder that does not check is the server's
         problem, not the client's: FAILED_PRECONDITION with its first errors.
         """
-        name = normalize(ref.name.strip())
+        name = ref.name.strip()
+        if not name.isascii():  # ASCII is its own NFC form: the common case skips normalize
+            name = normalize(name)
         version = ref.version.strip()
         if self.published is not None and name:
             stored = self.published.lookup(name, version, self.registry)
