@@ -2,6 +2,10 @@
 
     .venv/bin/python bench/bench_grpc.py [--seconds 3] [--clients 4]
 
+0. **In process** — µs of CPU per `EvaluationServicer.Score` call on the
+   bench payload (input conversion, scoring, result message; no gRPC) and per
+   call of the Echo handler below, in one process, interleaved.
+
 Servers run in their own processes, clients in others, all on 127.0.0.1:
 
 1. **Score vs echo** — one server process (the real `build_server` stack:
@@ -11,14 +15,25 @@ Servers run in their own processes, clients in others, all on 127.0.0.1:
    Target: Score ≥ 0.7 × Echo calls/s.
 2. **ScoreStream vs unary** — one client: sequential unary Score calls, then
    one ScoreStream with the requests pipelined. Target: stream ≥ 5 × unary
-   submissions/s.
+   submissions/s. The same server also serves a bench-only bidirectional
+   ``thidua.bench.Echo/EchoStream`` (one echoed request per request), measured
+   with the same stream client, and unary Echo from one client: their ratio is
+   the *ceiling* of stream/unary that this gRPC stack allows with no work at
+   all, printed every run beside the target.
 3. **Workers** — unary Score from several client processes against
    ``--workers 1`` and ``--workers 2`` (SO_REUSEPORT). Target: 2 workers ≥
-   1.6 × 1 worker. Clients share the machine's cores with the servers, so on a
-   2-core machine this ratio is bounded by what the clients leave free.
+   1.6 × 1 worker. Each client thread has its own connection
+   (``grpc.use_local_subchannel_pool``), so the kernel can spread connections
+   over both workers. Clients share the machine's cores with the servers:
+   with S µs of server CPU and C µs of client CPU per call, N cores bound the
+   rate at N / (S + C) calls per second, and 2 workers can reach at most
+   2S / (S + C) × one worker's rate when one worker used a whole core and the
+   machine has 2 — printed as the run's *ceiling*.
 
-Latency p50/p99 are reported for the unary runs. Every answer is checked
-(the reference unit must score 102.88).
+Every unary run also prints the server's and the clients' CPU per call
+(``/proc/PID/stat`` of the server's process tree; ``time.process_time`` in
+each client process). Latency p50/p99 are reported for the unary runs. Every
+Score answer is checked (the reference unit must score 102.88).
 """
 
 from __future__ import annotations
@@ -33,6 +48,7 @@ import statistics
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -51,6 +67,7 @@ from service.gen.thidua.v1 import evaluation_pb2_grpc  # noqa: E402
 from service.gen.thidua.v1 import values_pb2 as vals  # noqa: E402
 
 ECHO_METHOD = "/thidua.bench.Echo/Echo"
+ECHO_STREAM_METHOD = "/thidua.bench.Echo/EchoStream"
 RULESETS = ROOT / "rulesets"
 CASE = RULESETS / "khoi3" / "cases" / "2023.json"
 EXPECTED_SCORE = "102.88"
@@ -75,16 +92,29 @@ def free_port() -> int:
 # ------------------------------------------------------------------ servers
 
 
-def _echo_handler() -> grpc.GenericRpcHandler:
-    def echo(request: ev.ScoreRequest, context: grpc.ServicerContext) -> ev.ScoreRequest:
-        return request
+def _echo(request: ev.ScoreRequest, context: grpc.ServicerContext | None) -> ev.ScoreRequest:
+    return request
 
-    handler = grpc.unary_unary_rpc_method_handler(
-        echo,
+
+def _echo_stream(
+    requests: Iterator[ev.ScoreRequest], context: grpc.ServicerContext
+) -> Iterator[ev.ScoreRequest]:
+    # Like ScoreStream: the next request is read only after the previous answer was handed over.
+    yield from requests
+
+
+def _echo_handler() -> grpc.GenericRpcHandler[Any, Any]:
+    unary = grpc.unary_unary_rpc_method_handler(
+        _echo,
         request_deserializer=ev.ScoreRequest.FromString,
         response_serializer=ev.ScoreRequest.SerializeToString,
     )
-    return grpc.method_handlers_generic_handler("thidua.bench.Echo", {"Echo": handler})
+    stream = grpc.stream_stream_rpc_method_handler(
+        _echo_stream,
+        request_deserializer=ev.ScoreRequest.FromString,
+        response_serializer=ev.ScoreRequest.SerializeToString,
+    )
+    return grpc.method_handlers_generic_handler("thidua.bench.Echo", {"Echo": unary, "EchoStream": stream})
 
 
 def _serve(port: int, workers: int, echo: bool) -> None:
@@ -113,6 +143,11 @@ def _serve(port: int, workers: int, echo: bool) -> None:
 class Server:
     process: mp.process.BaseProcess
     port: int
+
+    @property
+    def pid(self) -> int:
+        assert self.process.pid is not None
+        return self.process.pid
 
     def stop(self) -> None:
         if self.process.pid is not None and self.process.is_alive():
@@ -148,28 +183,90 @@ def start_server(workers: int = 1, echo: bool = False) -> Server:
     raise RuntimeError("the bench server did not start")
 
 
+# ------------------------------------------------------------------ CPU accounting
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _proc_stat(pid: int) -> tuple[int, float] | None:
+    """(parent pid, CPU seconds of every thread) of a live process, from /proc/PID/stat."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    # After "pid (comm)": state, ppid, …; utime and stime are the 14th and 15th fields of the line.
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def tree_cpu(root: int) -> dict[int, float]:
+    """CPU seconds used so far by ``root`` and every live descendant (a server and its workers)."""
+    stats = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            got = _proc_stat(int(entry))
+            if got is not None:
+                stats[int(entry)] = got
+    out: dict[int, float] = {}
+    frontier = [root]
+    while frontier:
+        pid = frontier.pop()
+        if pid in stats and pid not in out:
+            out[pid] = stats[pid][1]
+            frontier.extend(child for child, (ppid, _) in stats.items() if ppid == pid)
+    return out
+
+
+def cpu_used(before: dict[int, float], after: dict[int, float]) -> dict[int, float]:
+    """CPU seconds of each process between two `tree_cpu` snapshots (processes present in both)."""
+    return {pid: after[pid] - before[pid] for pid in after if pid in before}
+
+
+def load_average() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 # ------------------------------------------------------------------ clients
 
 
-def _unary_client(port: int, method: str, seconds: float, threads: int, out: Any) -> None:
-    """Client process: ``threads`` threads calling ``method`` back to back for ``seconds``."""
-    request = payload()
-    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+def _channel(port: int, own_connection: bool) -> grpc.Channel:
+    # A local subchannel pool gives the channel its own TCP connection even when the
+    # process already has one to the same address (gRPC shares them by default).
+    options = [("grpc.use_local_subchannel_pool", 1)] if own_connection else []
+    return grpc.insecure_channel(f"127.0.0.1:{port}", options=options)
+
+
+def _unary_callable(channel: grpc.Channel, method: str) -> Any:
     if method == "score":
-        call = evaluation_pb2_grpc.EvaluationServiceStub(channel).Score
-    else:
-        call = channel.unary_unary(
-            ECHO_METHOD,
-            request_serializer=ev.ScoreRequest.SerializeToString,
-            response_deserializer=ev.ScoreRequest.FromString,
-        )
-    call(request, timeout=30)  # warm up (connection, compiled ruleset cache)
+        return evaluation_pb2_grpc.EvaluationServiceStub(channel).Score
+    return channel.unary_unary(
+        ECHO_METHOD,
+        request_serializer=ev.ScoreRequest.SerializeToString,
+        response_deserializer=ev.ScoreRequest.FromString,
+    )
+
+
+def _unary_client(
+    port: int, method: str, seconds: float, threads: int, own_connections: bool, out: Any
+) -> None:
+    """Client process: ``threads`` threads calling ``method`` back to back for ``seconds``.
+
+    With ``own_connections`` each thread has its own channel (and TCP connection);
+    otherwise the threads share one.
+    """
+    request = payload()
+    shared = _channel(port, False)
+    channels = [_channel(port, True) for _ in range(threads)] if own_connections else [shared] * threads
+    calls = [_unary_callable(c, method) for c in channels]
+    for call in calls:
+        call(request, timeout=30)  # warm up (connection, compiled ruleset cache)
     latencies: list[float] = []
     lock = threading.Lock()
-    stop_at = time.perf_counter() + seconds
     bad = 0
+    cpu_start = time.process_time()
+    stop_at = time.perf_counter() + seconds
 
-    def loop() -> None:
+    def loop(call: Any) -> None:
         nonlocal bad
         mine: list[float] = []
         wrong = 0
@@ -185,13 +282,15 @@ def _unary_client(port: int, method: str, seconds: float, threads: int, out: Any
             latencies.extend(mine)
             bad += wrong
 
-    workers = [threading.Thread(target=loop) for _ in range(threads)]
+    workers = [threading.Thread(target=loop, args=(call,)) for call in calls]
     for w in workers:
         w.start()
     for w in workers:
         w.join()
-    channel.close()
-    out.put((latencies, bad))
+    cpu = time.process_time() - cpu_start
+    for c in {id(c): c for c in [shared, *channels]}.values():
+        c.close()
+    out.put((latencies, bad, cpu))
 
 
 @dataclass(frozen=True)
@@ -200,39 +299,77 @@ class Rate:
     per_second: float
     p50_ms: float
     p99_ms: float
+    server_cpu_us: float  # the server's process tree, CPU per call
+    client_cpu_us: float  # the client processes, CPU per call
+    server_split: tuple[float, ...]  # share of the server's CPU per busy process (workers)
+
+    @property
+    def cores_busy(self) -> float:
+        """Cores kept busy on average by the server and the clients together."""
+        return self.per_second * (self.server_cpu_us + self.client_cpu_us) / 1e6
 
     def __str__(self) -> str:
-        return f"{self.per_second:9.0f}/s  (p50 {self.p50_ms:.2f} ms, p99 {self.p99_ms:.2f} ms, {self.calls} calls)"
+        split = ""
+        if len(self.server_split) > 1:
+            split = ", server processes " + "/".join(f"{share:.0%}" for share in self.server_split)
+        return (
+            f"{self.per_second:7.0f}/s  (p50 {self.p50_ms:.2f} ms, p99 {self.p99_ms:.2f} ms, {self.calls} calls)\n"
+            f"      CPU per call: server {self.server_cpu_us:.0f} µs, clients {self.client_cpu_us:.0f} µs"
+            f" = {self.cores_busy:.2f} cores busy{split}"
+        )
 
 
-def unary_rate(port: int, method: str, seconds: float, processes: int, threads: int) -> Rate:
+def unary_rate(
+    server: Server, method: str, seconds: float, processes: int, threads: int, own_connections: bool = False
+) -> Rate:
     queue: Any = mp.get_context("fork").Queue()
     procs = [
-        mp.get_context("fork").Process(target=_unary_client, args=(port, method, seconds, threads, queue))
+        mp.get_context("fork").Process(
+            target=_unary_client, args=(server.port, method, seconds, threads, own_connections, queue)
+        )
         for _ in range(processes)
     ]
+    cpu_before = tree_cpu(server.pid)
     for p in procs:
         p.start()
     latencies: list[float] = []
     bad = 0
+    client_cpu = 0.0
     for _ in procs:
-        got, wrong = queue.get(timeout=seconds + 120)
+        got, wrong, cpu = queue.get(timeout=seconds + 120)
         latencies.extend(got)
         bad += wrong
+        client_cpu += cpu
     for p in procs:
         p.join()
+    by_process = cpu_used(cpu_before, tree_cpu(server.pid))
+    server_cpu = sum(by_process.values())
+    split = tuple(
+        sorted((x / server_cpu for x in by_process.values() if x > 0.05 * server_cpu), reverse=True)
+    )
     if bad:
         raise AssertionError(f"{bad} Score answers were wrong")
     latencies.sort()
-    q = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [latencies[0]] * 99
-    return Rate(len(latencies), len(latencies) / seconds, q[49] * 1000, q[98] * 1000)
+    n = len(latencies)
+    q = statistics.quantiles(latencies, n=100) if n > 1 else [latencies[0]] * 99
+    # The server's CPU window also holds the clients' start-up and warm-up calls: a slight overestimate.
+    return Rate(n, n / seconds, q[49] * 1000, q[98] * 1000, server_cpu / n * 1e6, client_cpu / n * 1e6, split)
 
 
-def _stream_client(port: int, seconds: float, out: Any) -> None:
+def _stream_client(port: int, method: str, seconds: float, out: Any) -> None:
     request = payload()
     channel = grpc.insecure_channel(f"127.0.0.1:{port}")
-    stub = evaluation_pb2_grpc.EvaluationServiceStub(channel)
-    stub.Score(request, timeout=30)
+    if method == "score":
+        stub = evaluation_pb2_grpc.EvaluationServiceStub(channel)
+        stub.Score(request, timeout=30)
+        stream = stub.ScoreStream
+    else:
+        _unary_callable(channel, "echo")(request, timeout=30)
+        stream = channel.stream_stream(
+            ECHO_STREAM_METHOD,
+            request_serializer=ev.ScoreRequest.SerializeToString,
+            response_deserializer=ev.ScoreRequest.FromString,
+        )
     stop_at = time.perf_counter() + seconds
 
     def requests() -> Any:
@@ -241,23 +378,53 @@ def _stream_client(port: int, seconds: float, out: Any) -> None:
 
     started = time.perf_counter()
     count = bad = 0
-    for response in stub.ScoreStream(requests(), timeout=seconds + 120):
+    for response in stream(requests(), timeout=seconds + 120):
         count += 1
-        bad += response.result.score != EXPECTED_SCORE
+        if method == "score":
+            bad += response.result.score != EXPECTED_SCORE
     elapsed = time.perf_counter() - started
     channel.close()
     out.put((count, elapsed, bad))
 
 
-def stream_rate(port: int, seconds: float) -> float:
+def stream_rate(port: int, method: str, seconds: float) -> float:
+    """Items per second through one bidirectional stream (``score``: ScoreStream, ``echo``: EchoStream)."""
     queue: Any = mp.get_context("fork").Queue()
-    proc = mp.get_context("fork").Process(target=_stream_client, args=(port, seconds, queue))
+    proc = mp.get_context("fork").Process(target=_stream_client, args=(port, method, seconds, queue))
     proc.start()
     count, elapsed, bad = queue.get(timeout=seconds + 120)
     proc.join()
     if bad:
         raise AssertionError(f"{bad} streamed answers were wrong")
     return float(count / elapsed)
+
+
+# ------------------------------------------------------------------ in process
+
+
+def in_process(rounds: int = 20, batch: int = 500) -> tuple[float, float]:
+    """CPU µs per `EvaluationServicer.Score` call and per Echo handler call: one thread, interleaved, best round."""
+    from service.config import Limits
+    from service.servicers.common import RulesetSource
+    from service.servicers.evaluation import EvaluationServicer
+
+    servicer = EvaluationServicer(RulesetSource(RULESETS, Limits()))
+    request = payload()
+    context: Any = None  # a servicer touches its context only on errors
+    if servicer.Score(request, context).result.score != EXPECTED_SCORE:
+        raise AssertionError("the in-process Score answer is wrong")
+    handlers: dict[str, Callable[[], object]] = {
+        "score": lambda: servicer.Score(request, context),
+        "echo": lambda: _echo(request, context),
+    }
+    best = dict.fromkeys(handlers, float("inf"))
+    for _ in range(rounds):
+        for name, call in handlers.items():
+            start = time.process_time()
+            for _ in range(batch):
+                call()
+            best[name] = min(best[name], (time.process_time() - start) / batch * 1e6)
+    return best["score"], best["echo"]
 
 
 # ------------------------------------------------------------------ main
@@ -275,37 +442,68 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     s, clients, threads = args.seconds, args.clients, args.threads
     print(
-        f"bench_grpc: {os.cpu_count()} cores, {s:.0f} s per run, {clients} client processes × {threads} threads"
+        f"bench_grpc: {os.cpu_count()} cores, {s:.0f} s per run, {clients} client processes × {threads} threads,"
+        f" load average {load_average()}"
+    )
+
+    score_us, echo_us = in_process()
+    print(
+        f"in process, one thread: Score {score_us:.1f} µs/call, Echo handler {echo_us:.2f} µs/call"
+        f" (Score − Echo = {score_us - echo_us:.1f} µs of servicer work per call)"
     )
 
     server = start_server(echo=True)
     try:
-        score = unary_rate(server.port, "score", s, clients, threads)
-        echo = unary_rate(server.port, "echo", s, clients, threads)
-        single = unary_rate(server.port, "score", s, 1, 1)
-        streamed = stream_rate(server.port, s)
+        score = unary_rate(server, "score", s, clients, threads)
+        echo = unary_rate(server, "echo", s, clients, threads)
+        single = unary_rate(server, "score", s, 1, 1)
+        single_echo = unary_rate(server, "echo", s, 1, 1)
+        streamed = stream_rate(server.port, "score", s)
+        echo_streamed = stream_rate(server.port, "echo", s)
     finally:
         server.stop()
     print(f"unary Score, {clients}×{threads} clients  {score}")
     print(f"unary Echo,  {clients}×{threads} clients  {echo}")
-    print(f"unary Score, 1 client        {single}")
-    print(f"ScoreStream, 1 client        {streamed:9.0f}/s")
+    print(f"unary Score, 1 client      {single}")
+    print(f"unary Echo,  1 client      {single_echo}")
+    print(f"ScoreStream, 1 client      {streamed:7.0f}/s")
+    print(f"EchoStream,  1 client      {echo_streamed:7.0f}/s")
 
     rates = {}
     for workers in (1, 2):
         server = start_server(workers=workers)
         try:
-            rates[workers] = unary_rate(server.port, "score", s, clients, threads)
+            rates[workers] = unary_rate(server, "score", s, clients, threads, own_connections=True)
         finally:
             server.stop()
-        print(f"unary Score, --workers {workers}   {rates[workers]}")
+        print(f"unary Score, --workers {workers}, a connection per client thread  {rates[workers]}")
 
+    one, two = rates[1], rates[2]
+    cores = os.cpu_count() or 1
     print()
     print(f"Score / Echo (same stack, same payload):  {verdict(score.per_second / echo.per_second, 0.7)}")
+    print(
+        f"  server CPU per call {score.server_cpu_us:.0f} µs vs {echo.server_cpu_us:.0f} µs:"
+        f" Score's servicer work costs {score.server_cpu_us - echo.server_cpu_us:.0f} µs here,"
+        f" {score_us - echo_us:.0f} µs in process"
+    )
     print(f"ScoreStream / unary Score (1 client):     {verdict(streamed / single.per_second, 5.0)}")
     print(
-        f"--workers 2 / --workers 1:                {verdict(rates[2].per_second / rates[1].per_second, 1.6)}"
+        f"  ceiling of this gRPC stack with no work at all, EchoStream / unary Echo (1 client):"
+        f" {echo_streamed / single_echo.per_second:5.2f}×"
     )
+    print(f"--workers 2 / --workers 1:                {verdict(two.per_second / one.per_second, 1.6)}")
+    print(
+        f"  {cores} cores shared by servers and clients: 2S/(S+C) = "
+        f"{2 * one.server_cpu_us / (one.server_cpu_us + one.client_cpu_us):.2f}× with --workers 1's"
+        f" S = {one.server_cpu_us:.0f} µs, C = {one.client_cpu_us:.0f} µs per call;"
+    )
+    print(
+        f"  --workers 2 kept {two.cores_busy:.2f} of {cores} cores busy (--workers 1: {one.cores_busy:.2f}),"
+        f" so at its own CPU per call it could reach at most"
+        f" {cores / (two.cores_busy / two.per_second) / one.per_second:.2f}× --workers 1"
+    )
+    print(f"load average at the end: {load_average()}")
     return 0
 
 
