@@ -1,9 +1,11 @@
 """EvaluationService: Score, ScoreStream, CheckEligibility, ComputeRotation over the engine.
 
-Each method converts the request (`service.convert`), calls the engine
-(`dsl.api.CompiledRuleset.score`, `dsl.bloc.evaluate_bloc`) and converts the
-result back; errors are raised as the engine's own and mapped to statuses by
-`service.errors.guarded` — or, in ScoreStream, put into that item's response.
+Each method converts the request (`service.convert`; one submission's inputs,
+and Score's answer without explanation, through the ruleset's
+`service.score_plan`), calls the engine (`dsl.api.CompiledRuleset.score`,
+`dsl.bloc.evaluate_bloc`) and converts the result back; errors are raised as
+the engine's own and mapped to statuses by `service.errors.guarded` — or, in
+ScoreStream, put into that item's response.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ from service.convert import (
     case_to_mapping,
     criterion_sections,
     eligibility_pb,
-    inputs_to_python,
     rotation_pb,
     ruleset_pb,
     unit_result_pb,
@@ -146,7 +147,7 @@ class EvaluationServicer(ev_grpc.EvaluationServiceServicer):
             # SPEC §1.6: a title checked for a single unit reports eligibility only.
             compiled = self.source.compiled(request.ruleset)
             submission = case.submissions[0]
-            inputs = inputs_to_python(
+            inputs = score_plan(compiled).read_inputs(
                 submission.inputs, self.source.limits, prefix="bloc_case.submissions[0].inputs."
             )
             try:
