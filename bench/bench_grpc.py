@@ -30,6 +30,11 @@ Servers run in their own processes, clients in others, all on 127.0.0.1:
    2S / (S + C) × one worker's rate when one worker used a whole core and the
    machine has 2 — printed as the run's *ceiling*.
 
+Runs compared with each other take turns: after a short warm-up window each
+(not counted), each run gets two alternating windows of half the time, so a
+change of machine load falls on both sides of a ratio. Both ``--workers``
+servers run at once for that (the idle one costs nothing).
+
 Every unary run also prints the server's and the clients' CPU per call
 (``/proc/PID/stat`` of the server's process tree; ``time.process_time`` in
 each client process). Latency p50/p99 are reported for the unary runs. Every
@@ -71,6 +76,8 @@ ECHO_STREAM_METHOD = "/thidua.bench.Echo/EchoStream"
 RULESETS = ROOT / "rulesets"
 CASE = RULESETS / "khoi3" / "cases" / "2023.json"
 EXPECTED_SCORE = "102.88"
+#: The server's default request threads per process (`thidua serve --threads`).
+SERVER_THREADS = ServerConfig().threads
 
 
 def payload() -> ev.ScoreRequest:
@@ -117,7 +124,7 @@ def _echo_handler() -> grpc.GenericRpcHandler[Any, Any]:
     return grpc.method_handlers_generic_handler("thidua.bench.Echo", {"Echo": unary, "EchoStream": stream})
 
 
-def _serve(port: int, workers: int, echo: bool) -> None:
+def _serve(port: int, workers: int, echo: bool, threads: int) -> None:
     """Server process body: the real server (plus Echo), quiet logs, until SIGTERM."""
     import structlog
 
@@ -127,7 +134,7 @@ def _serve(port: int, workers: int, echo: bool) -> None:
     devnull = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
     service_logging.configure("json", "warning", devnull)
     structlog.get_logger().debug("bench server")
-    config = ServerConfig(address=f"127.0.0.1:{port}", rulesets=RULESETS, workers=workers)
+    config = ServerConfig(address=f"127.0.0.1:{port}", rulesets=RULESETS, workers=workers, threads=threads)
     if not echo:
         serve(config)
         return
@@ -158,11 +165,11 @@ class Server:
             self.process.join()
 
 
-def start_server(workers: int = 1, echo: bool = False) -> Server:
+def start_server(workers: int = 1, echo: bool = False, threads: int = SERVER_THREADS) -> Server:
     port = free_port()
     # fork: the child must not inherit gRPC state, and the parent has made no gRPC object yet
     # when servers start (channels are created only after, in client processes).
-    proc = mp.get_context("fork").Process(target=_serve, args=(port, workers, echo), daemon=False)
+    proc = mp.get_context("fork").Process(target=_serve, args=(port, workers, echo, threads), daemon=False)
     proc.start()
     channel = grpc.insecure_channel(f"127.0.0.1:{port}")
     deadline = time.monotonic() + 60
@@ -319,9 +326,19 @@ class Rate:
         )
 
 
-def unary_rate(
-    server: Server, method: str, seconds: float, processes: int, threads: int, own_connections: bool = False
-) -> Rate:
+@dataclass
+class _Sample:
+    """One measurement window: every call's latency, and CPU seconds of the server's processes and the clients."""
+
+    seconds: float
+    latencies: list[float]
+    server_cpu: dict[int, float]
+    client_cpu: float
+
+
+def _unary_sample(
+    server: Server, method: str, seconds: float, processes: int, threads: int, own_connections: bool
+) -> _Sample:
     queue: Any = mp.get_context("fork").Queue()
     procs = [
         mp.get_context("fork").Process(
@@ -329,6 +346,7 @@ def unary_rate(
         )
         for _ in range(processes)
     ]
+    # The server's CPU window also holds the clients' start-up and warm-up calls: a slight overestimate.
     cpu_before = tree_cpu(server.pid)
     for p in procs:
         p.start()
@@ -342,18 +360,51 @@ def unary_rate(
         client_cpu += cpu
     for p in procs:
         p.join()
-    by_process = cpu_used(cpu_before, tree_cpu(server.pid))
+    if bad:
+        raise AssertionError(f"{bad} Score answers were wrong")
+    return _Sample(seconds, latencies, cpu_used(cpu_before, tree_cpu(server.pid)), client_cpu)
+
+
+def _rate(samples: list[_Sample]) -> Rate:
+    latencies = sorted(x for sample in samples for x in sample.latencies)
+    n = len(latencies)
+    seconds = sum(sample.seconds for sample in samples)
+    by_process: dict[int, float] = {}
+    for sample in samples:
+        for pid, cpu in sample.server_cpu.items():
+            by_process[pid] = by_process.get(pid, 0.0) + cpu
     server_cpu = sum(by_process.values())
+    client_cpu = sum(sample.client_cpu for sample in samples)
     split = tuple(
         sorted((x / server_cpu for x in by_process.values() if x > 0.05 * server_cpu), reverse=True)
     )
-    if bad:
-        raise AssertionError(f"{bad} Score answers were wrong")
-    latencies.sort()
-    n = len(latencies)
     q = statistics.quantiles(latencies, n=100) if n > 1 else [latencies[0]] * 99
-    # The server's CPU window also holds the clients' start-up and warm-up calls: a slight overestimate.
     return Rate(n, n / seconds, q[49] * 1000, q[98] * 1000, server_cpu / n * 1e6, client_cpu / n * 1e6, split)
+
+
+def unary_rates(
+    runs: dict[str, tuple[Server, str]],
+    seconds: float,
+    processes: int,
+    threads: int,
+    *,
+    own_connections: bool = False,
+    rounds: int = 2,
+) -> dict[str, Rate]:
+    """Each run (a server and a method) measured in ``rounds`` alternating windows totalling ``seconds``.
+
+    A short warm-up window of each run comes first and is not counted; alternating
+    the windows makes a change of machine load fall on every run alike.
+    """
+    for server, method in runs.values():
+        _unary_sample(server, method, min(0.5, seconds / 4), processes, threads, own_connections)
+    samples: dict[str, list[_Sample]] = {name: [] for name in runs}
+    for _ in range(rounds):
+        for name, (server, method) in runs.items():
+            samples[name].append(
+                _unary_sample(server, method, seconds / rounds, processes, threads, own_connections)
+            )
+    return {name: _rate(got) for name, got in samples.items()}
 
 
 def _stream_client(port: int, method: str, seconds: float, out: Any) -> None:
@@ -387,16 +438,26 @@ def _stream_client(port: int, method: str, seconds: float, out: Any) -> None:
     out.put((count, elapsed, bad))
 
 
-def stream_rate(port: int, method: str, seconds: float) -> float:
-    """Items per second through one bidirectional stream (``score``: ScoreStream, ``echo``: EchoStream)."""
-    queue: Any = mp.get_context("fork").Queue()
-    proc = mp.get_context("fork").Process(target=_stream_client, args=(port, method, seconds, queue))
-    proc.start()
-    count, elapsed, bad = queue.get(timeout=seconds + 120)
-    proc.join()
-    if bad:
-        raise AssertionError(f"{bad} streamed answers were wrong")
-    return float(count / elapsed)
+def stream_rates(port: int, methods: tuple[str, ...], seconds: float, rounds: int = 2) -> dict[str, float]:
+    """Items per second through one bidirectional stream per window (``score``: ScoreStream, ``echo``: EchoStream).
+
+    Like `unary_rates`, each method gets ``rounds`` alternating windows totalling ``seconds``.
+    """
+    totals = {method: [0, 0.0] for method in methods}
+    for _ in range(rounds):
+        for method in methods:
+            queue: Any = mp.get_context("fork").Queue()
+            proc = mp.get_context("fork").Process(
+                target=_stream_client, args=(port, method, seconds / rounds, queue)
+            )
+            proc.start()
+            count, elapsed, bad = queue.get(timeout=seconds + 120)
+            proc.join()
+            if bad:
+                raise AssertionError(f"{bad} streamed answers were wrong")
+            totals[method][0] += count
+            totals[method][1] += elapsed
+    return {method: count / elapsed for method, (count, elapsed) in totals.items()}
 
 
 # ------------------------------------------------------------------ in process
@@ -439,11 +500,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=3.0, help="length of each measurement (default 3)")
     parser.add_argument("--clients", type=int, default=4, help="client processes for the multi-client runs")
     parser.add_argument("--threads", type=int, default=2, help="threads per client process")
+    parser.add_argument(
+        "--server-threads",
+        type=int,
+        default=SERVER_THREADS,
+        help=f"request threads per server process (the server's --threads, default {SERVER_THREADS})",
+    )
     args = parser.parse_args(argv)
-    s, clients, threads = args.seconds, args.clients, args.threads
+    s, clients, threads, server_threads = args.seconds, args.clients, args.threads, args.server_threads
     print(
         f"bench_grpc: {os.cpu_count()} cores, {s:.0f} s per run, {clients} client processes × {threads} threads,"
-        f" load average {load_average()}"
+        f" {server_threads} request threads per server process, load average {load_average()}"
     )
 
     score_us, echo_us = in_process()
@@ -452,31 +519,38 @@ def main(argv: list[str] | None = None) -> int:
         f" (Score − Echo = {score_us - echo_us:.1f} µs of servicer work per call)"
     )
 
-    server = start_server(echo=True)
+    server = start_server(echo=True, threads=server_threads)
     try:
-        score = unary_rate(server, "score", s, clients, threads)
-        echo = unary_rate(server, "echo", s, clients, threads)
-        single = unary_rate(server, "score", s, 1, 1)
-        single_echo = unary_rate(server, "echo", s, 1, 1)
-        streamed = stream_rate(server.port, "score", s)
-        echo_streamed = stream_rate(server.port, "echo", s)
+        many = unary_rates({"score": (server, "score"), "echo": (server, "echo")}, s, clients, threads)
+        one_client = unary_rates({"score": (server, "score"), "echo": (server, "echo")}, s, 1, 1)
+        streamed = stream_rates(server.port, ("score", "echo"), s)
     finally:
         server.stop()
+    score, echo = many["score"], many["echo"]
+    single, single_echo = one_client["score"], one_client["echo"]
     print(f"unary Score, {clients}×{threads} clients  {score}")
     print(f"unary Echo,  {clients}×{threads} clients  {echo}")
     print(f"unary Score, 1 client      {single}")
     print(f"unary Echo,  1 client      {single_echo}")
-    print(f"ScoreStream, 1 client      {streamed:7.0f}/s")
-    print(f"EchoStream,  1 client      {echo_streamed:7.0f}/s")
+    print(f"ScoreStream, 1 client      {streamed['score']:7.0f}/s")
+    print(f"EchoStream,  1 client      {streamed['echo']:7.0f}/s")
 
-    rates = {}
-    for workers in (1, 2):
-        server = start_server(workers=workers)
-        try:
-            rates[workers] = unary_rate(server, "score", s, clients, threads, own_connections=True)
-        finally:
+    # Both servers run at once (the idle one costs nothing), so their windows can alternate.
+    servers = {workers: start_server(workers=workers, threads=server_threads) for workers in (1, 2)}
+    try:
+        by_workers = unary_rates(
+            {str(w): (server, "score") for w, server in servers.items()},
+            s,
+            clients,
+            threads,
+            own_connections=True,
+        )
+    finally:
+        for server in servers.values():
             server.stop()
-        print(f"unary Score, --workers {workers}, a connection per client thread  {rates[workers]}")
+    rates = {int(w): rate for w, rate in by_workers.items()}
+    for workers, rate in rates.items():
+        print(f"unary Score, --workers {workers}, a connection per client thread  {rate}")
 
     one, two = rates[1], rates[2]
     cores = os.cpu_count() or 1
@@ -487,10 +561,10 @@ def main(argv: list[str] | None = None) -> int:
         f" Score's servicer work costs {score.server_cpu_us - echo.server_cpu_us:.0f} µs here,"
         f" {score_us - echo_us:.0f} µs in process"
     )
-    print(f"ScoreStream / unary Score (1 client):     {verdict(streamed / single.per_second, 5.0)}")
+    print(f"ScoreStream / unary Score (1 client):     {verdict(streamed['score'] / single.per_second, 5.0)}")
     print(
         f"  ceiling of this gRPC stack with no work at all, EchoStream / unary Echo (1 client):"
-        f" {echo_streamed / single_echo.per_second:5.2f}×"
+        f" {streamed['echo'] / single_echo.per_second:5.2f}×"
     )
     print(f"--workers 2 / --workers 1:                {verdict(two.per_second / one.per_second, 1.6)}")
     print(
