@@ -222,7 +222,7 @@ class ScorePlan:
             encoded = self.units.get(unit)
             if encoded is None:
                 encoded = _string_field(1, unit)
-                if len(self.units) < _UNITS_MEMO_SIZE:
+                if len(unit) <= _UNIT_MEMO_LENGTH and len(self.units) < _UNITS_MEMO_SIZE:
                     self.units[unit] = encoded
             add(encoded)
         # Slot.encode inlined for its common case (an encoding seen before): one str, one lookup.
@@ -271,8 +271,10 @@ class ScorePlan:
 
 #: Most encodings one slot remembers: criterion points take a handful of values in practice.
 _MEMO_SIZE = 64
-#: Most unit names a plan remembers encoded (a bloc has tens of units).
+#: Most unit names a plan remembers encoded (a bloc has tens of units), and their longest:
+#: names come from clients, so what is remembered stays small.
 _UNITS_MEMO_SIZE = 1024
+_UNIT_MEMO_LENGTH = 100
 
 
 class _Slot:
