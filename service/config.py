@@ -58,6 +58,8 @@ class ServerConfig:
     log_format: str = "json"
     log_level: str = "info"
     cache_size: int = 64
+    #: Seconds a rulesets-folder file's stat is trusted before it is checked again (0: every call).
+    rulesets_recheck_seconds: float = 1.0
     limits: Limits = field(default_factory=Limits)
     # -- persistence and security (docs/persistence.md, docs/security.md). None = not configured:
     # a server built in code (tests) has no database, no auth and no TLS; `build_config`, which
@@ -94,6 +96,10 @@ _OPTIONS: dict[str, tuple[str, str]] = {
     "log_format": ("THIDUA_LOG_FORMAT", "json or console (default: console on a terminal, else json)"),
     "log_level": ("THIDUA_LOG_LEVEL", "debug, info, warning or error (default info)"),
     "cache_size": ("THIDUA_CACHE_SIZE", "compiled rulesets kept in memory, by SHA-256 (default 64)"),
+    "rulesets_recheck_seconds": (
+        "THIDUA_RULESETS_RECHECK_SECONDS",
+        "seconds before a rulesets-folder file is looked at again for changes (default 1; 0: every call)",
+    ),
     "max_message_bytes": ("THIDUA_MAX_MESSAGE_BYTES", "largest gRPC message in bytes (default 4 MiB)"),
     "max_source_bytes": ("THIDUA_MAX_SOURCE_BYTES", "largest ruleset source in bytes (default 1 MiB)"),
     "max_nesting_depth": ("THIDUA_MAX_NESTING_DEPTH", "deepest expression nesting in a ruleset (default 64)"),
@@ -139,6 +145,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="do not store every answered evaluation in the database (e.g. for benchmarks); "
         "env THIDUA_RECORD_EVALUATIONS=0",
     )
+
+
+def _seconds(name: str, raw: str) -> float:
+    """A number of seconds, at least 0 (finite), or a ConfigError naming the option."""
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if not 0 <= value < float("inf"):
+        raise ConfigError(f"{name} must be at least 0, got {raw}")
+    return value
 
 
 def _positive_int(name: str, raw: str, minimum: int = 1) -> int:
@@ -188,13 +205,8 @@ def build_config(
     log_level = raw.get("log_level", "info").lower()
     if log_level not in LOG_LEVELS:
         raise ConfigError(f"log level must be one of {', '.join(LOG_LEVELS)}, got {log_level!r}")
-    grace_raw = raw.get("grace_seconds", "10")
-    try:
-        grace = float(grace_raw)
-    except ValueError:
-        raise ConfigError(f"grace seconds must be a number, got {grace_raw!r}") from None
-    if not grace >= 0:
-        raise ConfigError(f"grace seconds must be at least 0, got {grace_raw}")
+    grace = _seconds("grace seconds", raw.get("grace_seconds", "10"))
+    recheck = _seconds("rulesets recheck seconds", raw.get("rulesets_recheck_seconds", "1"))
 
     limits = Limits(
         **{name: _positive_int(name.replace("_", " "), raw[name]) for name in _LIMIT_NAMES if name in raw}
@@ -229,5 +241,6 @@ def build_config(
         log_format=log_format,
         log_level=log_level,
         cache_size=_positive_int("cache size", raw.get("cache_size", "64")),
+        rulesets_recheck_seconds=recheck,
         limits=limits,
     )

@@ -92,7 +92,9 @@ def build_server(
         interceptors=[CallLogInterceptor(), *auth, DecodeGuardInterceptor()],
         options=options,
     )
-    source = RulesetSource(config.rulesets, config.limits, config.cache_size)
+    source = RulesetSource(
+        config.rulesets, config.limits, config.cache_size, recheck_seconds=config.rulesets_recheck_seconds
+    )
     if isinstance(publisher, Store):
         source.published = PublishedRulesets(publisher, source.cache)
     # The database (service.db.Store) also serves blocs, submissions, history and rotation commits.

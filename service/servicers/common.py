@@ -4,14 +4,18 @@ A `RulesetRef` message (name, version or empty for the latest) is resolved in
 the rulesets folder (`dsl.registry.Registry`, its ``extends`` chain
 included) and compiled once per content: the compiled-ruleset cache is keyed
 by the SHA-256 of the chain's source texts, so an edited file is recompiled
-on its next use and nothing but file contents decides an answer.
+on its first use after the recheck interval (`recheck_seconds`: 1 s in
+`thidua serve`, 0 — every call — by default in code) and nothing but file
+contents decides an answer.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -65,11 +69,17 @@ class _Seen:
 class RulesetSource:
     """The rulesets folder plus the compiled-ruleset cache; safe to share between threads."""
 
-    def __init__(self, root: Path, limits: Limits, cache_size: int = 64) -> None:
+    def __init__(
+        self, root: Path, limits: Limits, cache_size: int = 64, recheck_seconds: float = 0.0
+    ) -> None:
         self.registry = Registry(root)
         self.limits = limits
         self.cache: LRUCache[CompiledRuleset] = LRUCache(cache_size)
         self._seen: dict[tuple[str, str], _Seen] = {}
+        # When each remembered resolution's files were last found unchanged (time.monotonic).
+        # Within `recheck_seconds` of that a call trusts them without a stat (see `compiled`).
+        self.recheck_seconds = recheck_seconds
+        self._checked: dict[tuple[str, str], float] = {}
         self._lock = threading.Lock()
         # Versions published through the API live in the database (service.db.published); set by
         # build_server when there is one. The folder answers first; these fill its gaps.
@@ -103,11 +113,18 @@ class RulesetSource:
                 note_ruleset(stored.sha256)
                 return stored
         key = (name, version)
-        with self._lock:
-            seen = self._seen.get(key)
-        if seen is not None and seen.signature == self._signature(seen.files, name, version):
-            note_ruleset(seen.compiled.sha256)
-            return seen.compiled
+        # Lock-free reads: one dict lookup is atomic, and `_seen`/`_checked` entries are only
+        # ever replaced whole (under the lock, in `_remember`).
+        seen = self._seen.get(key)
+        if seen is not None:
+            now = time.monotonic()
+            fresh = now - self._checked.get(key, -math.inf) < self.recheck_seconds
+            if not fresh and seen.signature == self._signature(seen.files, name, version):
+                self._checked[key] = now
+                fresh = True
+            if fresh:
+                note_ruleset(seen.compiled.sha256)
+                return seen.compiled
         try:
             resolved = self.resolve(ref, field)
             compiled = self.compile(resolved)
@@ -126,6 +143,9 @@ class RulesetSource:
     # read and their (mtime, size, inode) — plus the name's folder for "latest", whose listing
     # changes when a version is added or removed. A call whose files all still stat the same
     # reuses the compiled ruleset; any change resolves again. Nothing else is remembered.
+    # The stats themselves are taken at most once per `recheck_seconds` per reference: a stat
+    # is a system call that lets go of the GIL, and under many request threads that hand-over
+    # cost more server CPU per Score than the scoring (bench/bench_grpc.py, docs/service.md).
     def _signature(
         self, files: tuple[str, ...], name: str, version: str
     ) -> tuple[tuple[int, int, int], ...] | None:
@@ -158,7 +178,9 @@ class RulesetSource:
         with self._lock:
             if len(self._seen) >= 4 * self.cache.capacity:
                 self._seen.clear()
+                self._checked.clear()
             self._seen[key] = _Seen(files, signature, compiled)
+            self._checked[key] = time.monotonic()
 
     def compile_text(self, text: str, path: str, field: str) -> tuple[ResolvedRuleset, CompiledRuleset]:
         """Check the limits, resolve ``extends`` against the folder, check and compile source text.

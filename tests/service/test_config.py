@@ -24,6 +24,7 @@ def test_defaults_without_flags_or_environment() -> None:
     assert 1 == config.workers
     assert "json" == config.log_format
     assert Limits() == config.limits
+    assert 1.0 == config.rulesets_recheck_seconds
 
 
 def test_console_logs_on_a_terminal() -> None:
@@ -38,6 +39,12 @@ def test_environment_fills_in_missing_flags() -> None:
     assert "0.0.0.0:6000" == config.address
     assert Path("/srv/r") == config.rulesets
     assert 7 == config.limits.max_list_length
+
+
+def test_recheck_interval_from_environment_and_flag() -> None:
+    """THIDUA_RULESETS_RECHECK_SECONDS and --rulesets-recheck-seconds set the interval; 0 is allowed."""
+    assert 0.0 == build_config(_args(), {"THIDUA_RULESETS_RECHECK_SECONDS": "0"}).rulesets_recheck_seconds
+    assert 2.5 == build_config(_args("--rulesets-recheck-seconds", "2.5"), {}).rulesets_recheck_seconds
 
 
 def test_flag_wins_over_environment() -> None:
@@ -58,6 +65,9 @@ def test_flag_wins_over_environment() -> None:
         (("--workers", "two"), "whole number"),
         (("--log-format", "xml"), "json, console"),
         (("--grace-seconds", "-1"), "at least 0"),
+        (("--rulesets-recheck-seconds", "soon"), "rulesets recheck seconds must be a number"),
+        (("--rulesets-recheck-seconds", "-0.5"), "rulesets recheck seconds must be at least 0"),
+        (("--rulesets-recheck-seconds", "inf"), "rulesets recheck seconds must be at least 0"),
         (("--max-units-per-bloc", "0"), "max units per bloc must be at least 1"),
     ],
 )

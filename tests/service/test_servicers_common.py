@@ -46,6 +46,43 @@ def test_an_edited_file_is_recompiled(folder: Path) -> None:
     assert before.sha256 != after.sha256
 
 
+def test_within_the_recheck_interval_files_are_not_looked_at(
+    folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a recheck interval, an edit is seen only once the interval has passed since the last check."""
+    clock = [1000.0]
+    monkeypatch.setattr("service.servicers.common.time.monotonic", lambda: clock[0])
+    source = RulesetSource(folder, Limits(), recheck_seconds=1.0)
+    ref = vals.RulesetRef(name="divz", version="1")
+    before = source.compiled(ref)
+    path = folder / "divz" / "1.rules"
+    path.write_text(path.read_text(encoding="utf-8").replace("10 * met", "3 * met"), encoding="utf-8")
+    _bump(path)
+    clock[0] += 0.9
+    assert source.compiled(ref) is before
+    clock[0] += 0.2
+    assert source.compiled(ref).sha256 != before.sha256
+
+
+def test_a_recent_check_postpones_the_next(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A check that finds the files unchanged starts a new interval; stats happen once per interval."""
+    clock = [1000.0]
+    monkeypatch.setattr("service.servicers.common.time.monotonic", lambda: clock[0])
+    source = RulesetSource(folder, Limits(), recheck_seconds=1.0)
+    ref = vals.RulesetRef(name="divz", version="1")
+    source.compiled(ref)
+    stats: list[str] = []
+    real_stat = os.stat
+    monkeypatch.setattr(
+        "service.servicers.common.os.stat", lambda path: stats.append(str(path)) or real_stat(path)
+    )
+    for _ in range(5):
+        clock[0] += 0.3
+        source.compiled(ref)
+    # t = 0.3, 0.6, 0.9: trusted; 1.2: checked (a new interval); 1.5: trusted
+    assert 1 == len(stats)
+
+
 def test_a_new_version_becomes_latest(folder: Path) -> None:
     """Adding a version file changes what an empty version resolves to."""
     source = RulesetSource(folder, Limits())
