@@ -73,9 +73,12 @@ def test_a_recent_check_postpones_the_next(folder: Path, monkeypatch: pytest.Mon
     source.compiled(ref)
     stats: list[str] = []
     real_stat = os.stat
-    monkeypatch.setattr(
-        "service.servicers.common.os.stat", lambda path: stats.append(str(path)) or real_stat(path)
-    )
+
+    def counting_stat(path: str) -> os.stat_result:
+        stats.append(str(path))
+        return real_stat(path)
+
+    monkeypatch.setattr("service.servicers.common.os.stat", counting_stat)
     for _ in range(5):
         clock[0] += 0.3
         source.compiled(ref)
