@@ -469,7 +469,9 @@ def in_process(rounds: int = 20, batch: int = 500) -> tuple[float, float]:
     from service.servicers.common import RulesetSource
     from service.servicers.evaluation import EvaluationServicer
 
-    servicer = EvaluationServicer(RulesetSource(RULESETS, Limits()))
+    servicer = EvaluationServicer(
+        RulesetSource(RULESETS, Limits(), recheck_seconds=ServerConfig().rulesets_recheck_seconds)
+    )
     request = payload()
     context: Any = None  # a servicer touches its context only on errors
     if servicer.Score(request, context).result.score != EXPECTED_SCORE:
