@@ -30,7 +30,7 @@ from dsl.results import (
     value_to_json,
 )
 from service.config import Limits
-from service.errors import RequestLimitError
+from service.errors import RequestLimitError, public_text
 from service.gen.thidua.v1 import evaluation_pb2 as ev
 from service.gen.thidua.v1 import values_pb2 as vals
 
@@ -392,17 +392,18 @@ def rotation_pb(rotation: RotationResult, ruleset: Any) -> ev.ComputeRotationRes
 
 def diagnostic_pb(d: Diagnostic, source: str | None) -> vals.Diagnostic:
     """A diagnostic with its position, and rendered with the source line and caret as §1.10 shows."""
+    # A parent's file in the server's rulesets folder is named relative to it (service.errors).
     return vals.Diagnostic(
-        file=d.span.file,
+        file=public_text(d.span.file),
         line=d.span.line,
         column=d.span.column,
         end_line=d.span.end_line,
         end_column=d.span.end_column,
         severity=vals.SEVERITY_ERROR if d.is_error else vals.SEVERITY_WARNING,
         code=d.code,
-        message=d.message,
+        message=public_text(d.message),
         hint=d.hint or "",
-        rendered=render(d, source),
+        rendered=public_text(render(d, source)),
     )
 
 

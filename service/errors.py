@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import functools
 import inspect
+import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import grpc
@@ -89,8 +91,40 @@ def prefixed(exc: InputError, prefix: str) -> InputError:
     return InputError([FieldViolation(prefix + v.field, v.message) for v in exc.violations], what=exc.what)
 
 
+#: Absolute folders of the server's own files (the rulesets folder), never shown to clients.
+_PRIVATE_FOLDERS: dict[str, None] = {}
+
+
+def hide_folder(folder: Path) -> None:
+    """Keep ``folder``'s absolute location out of every message a client gets (see `public_text`)."""
+    for path in (str(folder), str(folder.resolve())):
+        if os.path.isabs(path):
+            _PRIVATE_FOLDERS[path.rstrip(os.sep)] = None
+
+
+def public_text(text: str) -> str:
+    """``text`` without the server's private folders: a file in one is named relative to it
+    (``divz/1.rules:6:5``), the folder itself as "the rulesets folder"."""
+    for folder in sorted(_PRIVATE_FOLDERS, key=len, reverse=True):
+        if folder in text:
+            text = text.replace(folder + os.sep, "").replace(folder, "the rulesets folder")
+    return text
+
+
 def map_error(exc: BaseException) -> Mapped | None:
     """Our errors → what the client gets; None for an exception that is a server bug."""
+    mapped = _map_error(exc)
+    if mapped is None or not _PRIVATE_FOLDERS:
+        return mapped
+    return Mapped(
+        mapped.code,
+        public_text(mapped.message),
+        tuple(FieldViolation(v.field, public_text(v.message)) for v in mapped.violations),
+        tuple((kind, subject, public_text(what)) for kind, subject, what in mapped.precondition),
+    )
+
+
+def _map_error(exc: BaseException) -> Mapped | None:
     if isinstance(exc, ServiceError):
         return Mapped(exc.code, exc.message)
     if isinstance(exc, RulesetError):

@@ -28,7 +28,7 @@ from dsl.registry import Registry
 from dsl.registry import RulesetRef as RegistryRef
 from service.cache import LRUCache
 from service.config import Limits
-from service.errors import ServiceError
+from service.errors import ServiceError, hide_folder
 from service.gen.thidua.v1 import values_pb2 as vals
 from service.limits import check_source, check_tree, depth_guarded
 from service.logging import note_ruleset
@@ -73,6 +73,7 @@ class RulesetSource:
         self, root: Path, limits: Limits, cache_size: int = 64, recheck_seconds: float = 0.0
     ) -> None:
         self.registry = Registry(root)
+        hide_folder(root)  # errors name its files relative to it (service.errors.public_text)
         self.limits = limits
         self.cache: LRUCache[CompiledRuleset] = LRUCache(cache_size)
         self._seen: dict[tuple[str, str], _Seen] = {}

@@ -85,6 +85,32 @@ def test_a_broken_file_on_the_server_is_failed_precondition(client: Client) -> N
     assert "unknown name 'b'" in (info.value.details() or "")
 
 
+def test_no_answer_shows_where_the_rulesets_folder_is(client: Client, folder: Path) -> None:
+    """Errors and diagnostics name the server's ruleset files relative to its folder, never its absolute path."""
+    seen: list[str] = []
+    for request in (
+        ev.ScoreRequest(ruleset=vals.RulesetRef(name="broken")),  # a file that does not check
+        ev.ScoreRequest(ruleset=vals.RulesetRef(name="nope")),  # no such ruleset
+        ev.ScoreRequest(
+            ruleset=vals.RulesetRef(name="divz", version="1"),  # division by zero
+            inputs={"assigned": vals.Value(integer=0), "met": vals.Value(integer=1)},
+        ),
+    ):
+        with pytest.raises(grpc.RpcError) as info:
+            client.evaluation.Score(request)
+        seen.append(info.value.details() or "")
+    answer = client.rulesets.ValidateRuleset(
+        rs.ValidateRulesetRequest(source='ruleset child version "1" extends broken version "1" {\n}\n')
+    )
+    seen += [f"{d.file} {d.message} {d.rendered}" for d in answer.diagnostics]
+    assert "broken/1.rules:3:" in seen[0]
+    assert "in the rulesets folder" in seen[1]
+    assert "at divz/1.rules:" in seen[2]
+    assert any("broken/1.rules" in text for text in seen[3:])
+    for text in seen:
+        assert str(folder) not in text and str(folder.resolve()) not in text, text
+
+
 def test_validate_a_valid_ruleset_returns_warnings_and_identity(client: Client, folder: Path) -> None:
     """A valid source is valid, with its warnings and the hash it would have."""
     text = (folder / "divz" / "1.rules").read_text(encoding="utf-8")
