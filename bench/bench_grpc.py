@@ -463,8 +463,30 @@ def stream_rates(port: int, methods: tuple[str, ...], seconds: float, rounds: in
 # ------------------------------------------------------------------ in process
 
 
-def in_process(rounds: int = 20, batch: int = 500) -> tuple[float, float]:
-    """CPU µs per `EvaluationServicer.Score` call and per Echo handler call: one thread, interleaved, best round."""
+def generated_requests(count: int = 2000) -> list[ev.ScoreRequest]:
+    """``count`` different Score requests for khoi3 2023.1 (`dsl.gencases`, seed 1): what the
+    single reference payload hides — values the result encoder has not seen before."""
+    from dsl.gencases import dump_case, generate_cases
+    from dsl.registry import Registry
+
+    ruleset = Registry(RULESETS).get("khoi3", "2023.1").ruleset
+    out = []
+    for case in generate_cases(ruleset, blocs=(count + 7) // 8, units=8, seed=1):
+        data = json.loads(dump_case(case), parse_float=Decimal)
+        for sub in data["submissions"]:
+            out.append(
+                ev.ScoreRequest(
+                    ruleset=vals.RulesetRef(name="khoi3", version="2023.1"),
+                    unit=sub["unit"],
+                    inputs={k: value_from_json(v) for k, v in sub["inputs"].items()},
+                )
+            )
+    return out[:count]
+
+
+def in_process(rounds: int = 20, batch: int = 500) -> tuple[float, float, float]:
+    """CPU µs per `EvaluationServicer.Score` call (the reference payload, and 2,000 generated
+    submissions in turn) and per Echo handler call: one thread, interleaved, best round."""
     from service.config import Limits
     from service.servicers.common import RulesetSource
     from service.servicers.evaluation import EvaluationServicer
@@ -476,8 +498,11 @@ def in_process(rounds: int = 20, batch: int = 500) -> tuple[float, float]:
     context: Any = None  # a servicer touches its context only on errors
     if servicer.Score(request, context).result.score != EXPECTED_SCORE:
         raise AssertionError("the in-process Score answer is wrong")
+    generated = generated_requests()
+    turn = iter(generated * (rounds * batch // len(generated) + 1))
     handlers: dict[str, Callable[[], object]] = {
         "score": lambda: servicer.Score(request, context),
+        "generated": lambda: servicer.Score(next(turn), context),
         "echo": lambda: _echo(request, context),
     }
     best = dict.fromkeys(handlers, float("inf"))
@@ -487,7 +512,7 @@ def in_process(rounds: int = 20, batch: int = 500) -> tuple[float, float]:
             for _ in range(batch):
                 call()
             best[name] = min(best[name], (time.process_time() - start) / batch * 1e6)
-    return best["score"], best["echo"]
+    return best["score"], best["generated"], best["echo"]
 
 
 # ------------------------------------------------------------------ main
@@ -515,10 +540,11 @@ def main(argv: list[str] | None = None) -> int:
         f" {server_threads} request threads per server process, load average {load_average()}"
     )
 
-    score_us, echo_us = in_process()
+    score_us, generated_us, echo_us = in_process()
     print(
         f"in process, one thread: Score {score_us:.1f} µs/call, Echo handler {echo_us:.2f} µs/call"
-        f" (Score − Echo = {score_us - echo_us:.1f} µs of servicer work per call)"
+        f" (Score − Echo = {score_us - echo_us:.1f} µs of servicer work per call);"
+        f" Score of 2,000 generated submissions in turn {generated_us:.1f} µs/call"
     )
 
     server = start_server(echo=True, threads=server_threads)
