@@ -98,8 +98,9 @@ _PRIVATE_FOLDERS: dict[str, None] = {}
 def hide_folder(folder: Path) -> None:
     """Keep ``folder``'s absolute location out of every message a client gets (see `public_text`)."""
     for path in (str(folder), str(folder.resolve())):
-        if os.path.isabs(path):
-            _PRIVATE_FOLDERS[path.rstrip(os.sep)] = None
+        path = path.rstrip(os.sep)
+        if os.path.isabs(path) and path:  # (not the file system's root itself)
+            _PRIVATE_FOLDERS[path] = None
 
 
 def public_text(text: str) -> str:

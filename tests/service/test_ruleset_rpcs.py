@@ -295,3 +295,13 @@ def test_compare_errors(
         client.rulesets.CompareRulesets(request_)
     assert code == info.value.code()
     assert words in (info.value.details() or "")
+
+
+def test_public_text_leaves_other_paths_and_the_root_alone(tmp_path: Path) -> None:
+    """Only registered folders are hidden; the file system's root is never taken for one."""
+    from service.errors import hide_folder, public_text
+
+    hide_folder(Path("/"))
+    hide_folder(tmp_path / "private")
+    text = f"at {tmp_path}/private/k/1.rules:2:3 in {tmp_path}/private; see /etc/x and {tmp_path}/other"
+    assert f"at k/1.rules:2:3 in the rulesets folder; see /etc/x and {tmp_path}/other" == public_text(text)
