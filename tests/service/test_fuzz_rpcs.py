@@ -13,6 +13,7 @@ from service.gen.thidua.v1 import evaluation_pb2 as ev
 from service.gen.thidua.v1 import rulesets_pb2 as rs
 from service.gen.thidua.v1 import values_pb2 as vals
 from tests.service.grpc_helpers import Client, make_rulesets, serving
+from tests.service.value_strategies import nested_values
 
 FORBIDDEN = {grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL}
 NAMES = [
@@ -38,17 +39,7 @@ scalars = st.one_of(
     st.builds(lambda t: vals.Value(date=t), st.one_of(TEXT, st.dates().map(str))),
     st.just(vals.Value()),
 )
-values = st.recursive(
-    scalars,
-    lambda inner: st.one_of(
-        st.builds(lambda xs: vals.Value(list=vals.ValueList(values=xs)), st.lists(inner, max_size=4)),
-        st.builds(
-            lambda d: vals.Value(record=vals.Record(fields=d)),
-            st.dictionaries(st.sampled_from(NAMES), inner, max_size=3),
-        ),
-    ),
-    max_leaves=12,
-)
+values = nested_values(scalars, NAMES, max_fields=3, max_leaves=12)
 inputs = st.dictionaries(st.one_of(st.sampled_from(NAMES), TEXT), values, max_size=8)
 refs = st.builds(
     vals.RulesetRef,

@@ -19,6 +19,7 @@ from service.errors import RequestLimitError
 from service.gen.thidua.v1 import evaluation_pb2 as ev
 from service.gen.thidua.v1 import values_pb2 as vals
 from service.score_plan import ScorePlan, score_plan
+from tests.service.value_strategies import nested_values
 
 RULESET = """ruleset kinds version "1" {
   rounding %d half_up
@@ -92,17 +93,7 @@ _scalars = st.one_of(
     ),
     st.just(vals.Value()),
 )
-_values = st.recursive(
-    _scalars,
-    lambda inner: st.one_of(
-        st.builds(lambda xs: vals.Value(list=vals.ValueList(values=xs)), st.lists(inner, max_size=4)),
-        st.builds(
-            lambda fields: vals.Value(record=vals.Record(fields=fields)),
-            st.dictionaries(st.sampled_from(["form", "x", "Đo\u0302\u0300"]), inner, max_size=2),
-        ),
-    ),
-    max_leaves=6,
-)
+_values = nested_values(_scalars, ["form", "x", "Đo\u0302\u0300"], max_fields=2, max_leaves=6)
 _names = st.sampled_from(
     ["count", "ratio", "ok", "note", "day", "rating", "items", "điểm", DECOMPOSED, "extra", "Ω", "\u212a"]
 )
