@@ -54,6 +54,8 @@ class ServerConfig:
     rulesets: Path = Path(DEFAULT_RULESETS)
     workers: int = 1
     threads: int = 8
+    #: Threads for streaming calls (ScoreStream, reflection, health Watch), apart from `threads`.
+    stream_threads: int = 8
     grace_seconds: float = 10.0
     log_format: str = "json"
     log_level: str = "info"
@@ -88,7 +90,11 @@ _OPTIONS: dict[str, tuple[str, str]] = {
         f"folder of rulesets <name>/<version>.rules (default {DEFAULT_RULESETS}/)",
     ),
     "workers": ("THIDUA_WORKERS", "server processes sharing the port via SO_REUSEPORT (default 1)"),
-    "threads": ("THIDUA_THREADS", "request threads per process (default 8)"),
+    "threads": ("THIDUA_THREADS", "threads for unary calls per process (default 8)"),
+    "stream_threads": (
+        "THIDUA_STREAM_THREADS",
+        "threads for streaming calls per process: the most streams served at once (default 8)",
+    ),
     "grace_seconds": (
         "THIDUA_GRACE_SECONDS",
         "seconds in-flight calls get to finish on SIGTERM (default 10)",
@@ -237,6 +243,7 @@ def build_config(
         rulesets=Path(raw.get("rulesets", DEFAULT_RULESETS)),
         workers=_positive_int("workers", raw.get("workers", "1")),
         threads=_positive_int("threads", raw.get("threads", "8")),
+        stream_threads=_positive_int("stream threads", raw.get("stream_threads", "8")),
         grace_seconds=grace,
         log_format=log_format,
         log_level=log_level,

@@ -48,6 +48,7 @@ from service.servicers.common import RulesetSource
 from service.servicers.evaluation import EvaluationServicer
 from service.servicers.insight import InsightServicer
 from service.servicers.rulesets import Publisher, RulesetServicer
+from service.streams import StreamPoolInterceptor
 from service.tls import TlsConfigError, add_port
 from service.wire import DecodeGuardInterceptor
 
@@ -86,10 +87,20 @@ def build_server(
         auth = interceptors_for(config.auth, log)
     except AuthConfigError as exc:
         raise ConfigError(exc.message) from None
+    # Streaming calls run on their own threads, so open streams never hold the request threads
+    # (service.streams); the interceptor is outermost, where gRPC reads the chosen pool.
+    stream_pool = futures.ThreadPoolExecutor(
+        max_workers=config.stream_threads, thread_name_prefix="thidua-stream"
+    )
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=config.threads, thread_name_prefix="thidua-rpc"),
         # Innermost: undecodable request bytes answer INVALID_ARGUMENT, not gRPC's INTERNAL (service.wire).
-        interceptors=[CallLogInterceptor(), *auth, DecodeGuardInterceptor()],
+        interceptors=[
+            StreamPoolInterceptor(stream_pool),
+            CallLogInterceptor(),
+            *auth,
+            DecodeGuardInterceptor(),
+        ],
         options=options,
     )
     source = RulesetSource(

@@ -25,6 +25,7 @@ def test_defaults_without_flags_or_environment() -> None:
     assert "json" == config.log_format
     assert Limits() == config.limits
     assert 1.0 == config.rulesets_recheck_seconds
+    assert (8, 8) == (config.threads, config.stream_threads)
 
 
 def test_console_logs_on_a_terminal() -> None:
@@ -63,6 +64,7 @@ def test_flag_wins_over_environment() -> None:
         (("--address", "h:99999"), "65535"),
         (("--workers", "0"), "workers must be at least 1"),
         (("--workers", "two"), "whole number"),
+        (("--stream-threads", "0"), "stream threads must be at least 1"),
         (("--log-format", "xml"), "json, console"),
         (("--grace-seconds", "-1"), "at least 0"),
         (("--rulesets-recheck-seconds", "soon"), "rulesets recheck seconds must be a number"),
