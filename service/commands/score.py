@@ -38,6 +38,7 @@ from service.commands._common import (
     report_input_error,
     report_load_error,
 )
+from service.commands.evaluate import table
 
 #: Keys a wrapped submission may carry besides ``inputs``.
 WRAPPER_KEYS = frozenset({"unit", "inputs", "stage", "period", "bloc", "ruleset"})
@@ -173,20 +174,6 @@ def score_lines(compiled: CompiledRuleset, text: str, explain: bool, out: TextIO
 # ------------------------------------------------------------------ the table
 
 
-def _table(header: list[str], rows: list[list[str]], numeric: set[int], markdown: bool = False) -> list[str]:
-    if markdown:
-        from service.commands.evaluate import table
-
-        return table(header, rows, numeric, True)
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-
-    def fmt(row: list[str]) -> str:
-        cells = [c.rjust(widths[i]) if i in numeric else c.ljust(widths[i]) for i, c in enumerate(row)]
-        return "  ".join(cells).rstrip()
-
-    return [fmt(header), "  ".join("-" * w for w in widths), *(fmt(r) for r in rows)]
-
-
 def render(
     compiled: CompiledRuleset, result: UnitResult, *, explain: bool = False, markdown: bool = False
 ) -> str:
@@ -232,7 +219,7 @@ def render(
                     notes.append("else row" if cr.table_row == 0 else f"row {cr.table_row}")
                 row += [str(value_to_json(cr.raw)), ", ".join(notes)]
             rows.append(row)
-    lines += _table(header, rows, {2, 3}, markdown)
+    lines += table(header, rows, {2, 3}, markdown)
     lines.append("")
     level_label = next((lv.label for lv in plan.levels if lv.name == result.level), "")
     item = "- " if markdown else ""  # a list in markdown, or the two lines would run together
@@ -243,7 +230,7 @@ def render(
             lines.append(f"       {step.level}: when {_tri(step.when)}, unless {_tri(step.unless)}")
     if result.titles:
         lines.append("")
-        lines += _table(
+        lines += table(
             ["title", "label", "eligibility"],
             [[t.name, t.label, t.status] for t in result.titles.values()],
             set(),
