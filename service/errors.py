@@ -24,7 +24,7 @@ from __future__ import annotations
 import functools
 import inspect
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -284,9 +284,3 @@ def _is_abort(exc: Exception, context: grpc.ServicerContext) -> bool:
     # context.abort() raises a bare Exception after setting the code: let it through unchanged.
     code = context.code()  # type: ignore[attr-defined]  # grpc-stubs lacks the accessor
     return code is not None and type(exc) is Exception
-
-
-def violations_of(exc: BaseException) -> Sequence[FieldViolation]:
-    """The field violations of an input/limit error (empty for others); for logs and tests."""
-    mapped = map_error(exc)
-    return mapped.violations if mapped else ()
