@@ -124,7 +124,7 @@ class EvaluationServicer(ev_grpc.EvaluationServiceServicer):
     # ------------------------------------------------------------ blocs
     def _decide(
         self, ruleset: Any, bloc_case: ev.BlocCase, *, explain: bool, record: str | None = None
-    ) -> tuple[CompiledRuleset, BlocResult]:
+    ) -> tuple[CompiledRuleset, dict[str, Any], BlocResult]:
         from dsl.bloc import evaluate_bloc
 
         compiled = self.source.compiled(ruleset)
@@ -135,7 +135,7 @@ class EvaluationServicer(ev_grpc.EvaluationServiceServicer):
             raise prefixed(exc, "bloc_case.") from None
         if record is not None:
             self._record(record, compiled, {"case": mapping}, decided, bloc_case)
-        return compiled, decided
+        return compiled, mapping, decided
 
     @guarded
     def CheckEligibility(
@@ -171,7 +171,7 @@ class EvaluationServicer(ev_grpc.EvaluationServiceServicer):
                 ],
             )
         # Requirement results come with the explanation; CheckEligibility always returns them.
-        compiled, decided = self._decide(request.ruleset, case, explain=True, record="bloc")
+        compiled, _, decided = self._decide(request.ruleset, case, explain=True, record="bloc")
         response = eligibility_pb(decided, explain=request.explain, sections=criterion_sections(compiled))
         response.submissions_used.extend(used)
         return response
@@ -182,7 +182,7 @@ class EvaluationServicer(ev_grpc.EvaluationServiceServicer):
     ) -> ev.ComputeRotationResponse:
         stored = request.stored_case if request.HasField("stored_case") else None
         case, used = case_for(self.store, request.bloc_case, stored)
-        compiled, decided = self._decide(request.ruleset, case, explain=False)
+        compiled, mapping, decided = self._decide(request.ruleset, case, explain=False)
         if decided.rotation is None:
             raise ServiceError(
                 grpc.StatusCode.FAILED_PRECONDITION,
@@ -190,12 +190,9 @@ class EvaluationServicer(ev_grpc.EvaluationServiceServicer):
             )
         if not request.commit and self.recorder is not None:
             # A commit records its own evaluation (with an idempotency key); a plain call is recorded here.
-            mapping = case_to_mapping(case, self.source.limits)
             self._record("rotation", compiled, {"case": mapping}, decided.rotation, case)
         response = rotation_pb(decided.rotation, compiled.ref)
         response.submissions_used.extend(used)
         if request.commit:
-            commit_rotation(
-                self.store, request, case, compiled, decided.rotation, self.source.limits, response
-            )
+            commit_rotation(self.store, request, case, compiled, decided.rotation, mapping, response)
         return response

@@ -16,8 +16,6 @@ from typing import TYPE_CHECKING, Any
 import grpc
 
 from dsl.errors import FieldViolation, InputError
-from service.config import Limits
-from service.convert import case_to_mapping
 from service.db.canonical import dumps, sha256_text
 from service.errors import ServiceError
 from service.gen.thidua.v1 import evaluation_pb2 as ev
@@ -39,10 +37,13 @@ def commit_rotation(
     case: ev.BlocCase,
     compiled: CompiledRuleset,
     rotation: RotationResult,
-    limits: Limits,
+    mapping: dict[str, Any],
     response: ev.ComputeRotationResponse,
 ) -> None:
-    """Record the evaluation and commit its holders; fill the response's commit fields."""
+    """Record the evaluation and commit its holders; fill the response's commit fields.
+
+    ``mapping`` is ``case`` as the CASE mapping the bloc was decided from (`service.convert.case_to_mapping`).
+    """
     if store is None:
         raise ServiceError(
             grpc.StatusCode.FAILED_PRECONDITION,
@@ -63,7 +64,7 @@ def commit_rotation(
     identity = (compiled.name, compiled.version, compiled.sha256)
     recorded_request: dict[str, Any] = {
         "ruleset": {"name": identity[0], "version": identity[1], "sha256": identity[2]},
-        "case": case_to_mapping(case, limits),
+        "case": mapping,
         "commit_period": period,
     }
     result = rotation.to_json(explain=True)
