@@ -24,7 +24,7 @@ from dsl.compiler import CompiledEvaluator, compile_plan
 from dsl.errors import ERROR, Diagnostic, EvaluationError, RulesetError
 from dsl.identity import ruleset_sha256 as identity_sha256
 from dsl.inputs import Validator, simple_bound
-from dsl.interpreter import MapEnv, UnitInterpreter, evaluate, rt_status
+from dsl.interpreter import MapEnv, PlanEnv, UnitInterpreter, evaluate, rt_status
 from dsl.parser import parse
 from dsl.results import (
     CriterionResult,
@@ -330,7 +330,7 @@ class CompiledRuleset:
         if tp is None:
             raise EvaluationError(f"the ruleset has no title '{title}'")
         scope = {**values, **extra}
-        env = _BlocEnv(self.plan, scope, bloc)
+        env = PlanEnv(self.plan, scope, bloc)
         out = []
         for rp in tp.requires:
             missing = [x for x in rp.names if x not in scope and self.plan.kinds.get(x) is None]
@@ -352,20 +352,6 @@ class CompiledRuleset:
     def title_status(self, passed: Sequence[bool | None]) -> str:
         """Unit-level status of a title from its requirements' outcomes."""
         return rt_status(tuple(passed))
-
-
-class _BlocEnv(MapEnv):
-    def __init__(self, plan: rt.Plan, values: Mapping[str, Any], bloc: rt.BlocAggregates | None) -> None:
-        super().__init__(values, enum_values=plan.enum_values, rounding_mode=plan.mode)
-        self.plan = plan
-        self.bloc_values = bloc
-
-    def call(self, name: str, args: tuple[n.Expr, ...], env: Any) -> Any:
-        if name in rt.BLOC_AGGREGATES:
-            if self.bloc_values is None:
-                raise rt.need_bloc(f"{name}()")
-            return self.bloc_values.get(self.plan, n.Call(name, args))
-        return NotImplemented
 
 
 #: Why a unit-level title status is "undecided".

@@ -241,10 +241,10 @@ def _list_agg(e: n.ListAgg, env: Env) -> Any:
 # ------------------------------------------------------------------ unit evaluation
 
 
-class _UnitEnv(MapEnv):
-    """The scope of one unit: computed names, then enum values; bloc aggregates by plan index."""
+class PlanEnv(MapEnv):
+    """A ruleset's scope over ``values`` (a unit's names), then enum values; bloc aggregates by plan index."""
 
-    def __init__(self, plan: rt.Plan, values: dict[str, Any], bloc: rt.BlocAggregates | None) -> None:
+    def __init__(self, plan: rt.Plan, values: Mapping[str, Any], bloc: rt.BlocAggregates | None) -> None:
         super().__init__(values, enum_values=plan.enum_values, rounding_mode=plan.mode)
         self.plan = plan
         self.bloc_values = bloc
@@ -275,7 +275,7 @@ class UnitInterpreter:
         """One unit's term of every bloc aggregate (the compiled ``_terms``)."""
         plan = self.plan
         values: dict[str, Any] = dict(inputs)
-        env = _UnitEnv(plan, values, None)
+        env = PlanEnv(plan, values, None)
         needed: set[str] = set()
         stack = [x for c in plan.aggregates for a in c.args for x in rt.referenced_names(a, plan.list_fields)]
         while stack:
@@ -293,7 +293,7 @@ class UnitInterpreter:
     def score(self, inputs: Mapping[str, Any], bloc: rt.BlocAggregates | None) -> tuple[Any, ...]:
         plan = self.plan
         values: dict[str, Any] = dict(inputs)
-        env = _UnitEnv(plan, values, bloc)
+        env = PlanEnv(plan, values, bloc)
         if plan.score_needs_bloc and bloc is None:
             raise rt.need_bloc("scoring")
         criteria = {c.name: c for c, _ in plan.criteria}
@@ -405,7 +405,7 @@ class UnitInterpreter:
         out: list[tuple[str, tuple[bool | None, ...]]] = []
         eligibility: dict[str, bool | None] = {}
         for tp in self.plan.titles:
-            env = _UnitEnv(self.plan, {**values, **eligibility}, bloc)
+            env = PlanEnv(self.plan, {**values, **eligibility}, bloc)
             passed: list[bool | None] = []
             for rp in tp.requires:
                 if (
