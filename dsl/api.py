@@ -91,8 +91,8 @@ class CompiledRuleset:
 
     def __post_init__(self) -> None:
         rs = self.checked.ruleset
-        plan = rt.build_plan(rs, self.source)
-        plan = _with_require_texts(plan, self.source, self.path, self.sources)
+        # Requirement texts come from each requirement's own file (inherited ones too), not `source`.
+        plan = _with_require_texts(rt.build_plan(rs), self.source, self.path, self.sources)
         set_ = object.__setattr__
         set_(self, "name", rs.name)
         set_(self, "version", rs.version)
