@@ -8,20 +8,13 @@ lists which stored submission — unit, stage, revision, id — went into it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import grpc
 
 from dsl.errors import FieldViolation, InputError
 from service.convert import case_from_json
 from service.errors import ServiceError
 from service.gen.thidua.v1 import evaluation_pb2 as ev
-
-if TYPE_CHECKING:
-    from service.servicers.blocs import BlocStore
-
-STAGES = {ev.STAGE_SELF: "self", ev.STAGE_REVIEWED: "reviewed", ev.STAGE_APPROVED: "approved"}
-STAGE_VALUES = {name: value for value, name in STAGES.items()}
+from service.servicers.blocs import STAGE_NAMES, STAGE_VALUES, BlocStore
 
 
 def case_for(
@@ -43,11 +36,11 @@ def case_for(
         for name in ("bloc", "period")
         if not getattr(stored, name).strip()
     ]
-    if stored.stage not in (ev.STAGE_UNSPECIFIED, *STAGES):
+    if stored.stage not in (ev.STAGE_UNSPECIFIED, *STAGE_NAMES):
         problems.append(FieldViolation("stored_case.stage", f"unknown stage {stored.stage}"))
     if problems:
         raise InputError(problems, what="request")
-    assembled = store.bloc_case(stored.bloc, stored.period, "", stage=STAGES.get(stored.stage))
+    assembled = store.bloc_case(stored.bloc, stored.period, "", stage=STAGE_NAMES.get(stored.stage))
     used = [
         ev.SubmissionUsed(unit=s.unit, stage=STAGE_VALUES[s.stage], revision=s.revision, submission_id=s.id)
         for s in assembled.submissions
