@@ -101,10 +101,6 @@ class ResolvedRuleset:
         """The resolved ruleset as a `SourceFile` (no comments: it was never one text)."""
         return n.SourceFile(self.path, self.ruleset, self.tests)
 
-    def source_of(self, path: str) -> str | None:
-        """The text of one file of the chain, for rendering a diagnostic whose span names it."""
-        return self.sources.get(path)
-
 
 def resolve(source: n.SourceFile, load_parent: ParentLoader | None = None) -> ResolvedRuleset:
     """Resolve ``source``'s ``extends`` chain into a flat ruleset.
