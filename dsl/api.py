@@ -24,7 +24,7 @@ from dsl.compiler import CompiledEvaluator, compile_plan
 from dsl.errors import ERROR, Diagnostic, EvaluationError, RulesetError
 from dsl.identity import ruleset_sha256 as identity_sha256
 from dsl.inputs import Validator, simple_bound
-from dsl.interpreter import MapEnv, PlanEnv, UnitInterpreter, evaluate, rt_status
+from dsl.interpreter import MapEnv, PlanEnv, UnitInterpreter, evaluate
 from dsl.parser import parse
 from dsl.results import (
     CriterionResult,
@@ -348,10 +348,6 @@ class CompiledRuleset:
             used = {x: scope[x] for x in rp.names if x in scope} if explain else {}
             out.append(RequireResult(rp.text, rp.require.reason, passed, used, rp.require.span.line))
         return tuple(out)
-
-    def title_status(self, passed: Sequence[bool | None]) -> str:
-        """Unit-level status of a title from its requirements' outcomes."""
-        return rt_status(tuple(passed))
 
 
 #: Why a unit-level title status is "undecided".
