@@ -30,7 +30,7 @@ import itertools
 import random
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -132,7 +132,6 @@ class Simulation:
     checks: tuple[Check, ...]
     results: str
     stopped: str = ""
-    notes: tuple[str, ...] = field(default=())
 
     @property
     def holds(self) -> bool:
