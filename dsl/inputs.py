@@ -249,8 +249,6 @@ class Validator:
         if defaults_errors:
             raise InputError(defaults_errors, what="ruleset default")
         self._specs = tuple(specs)
-        #: Converted default values by input name (the compiled fast path uses them too).
-        self.defaults = {name: d for name, _, d in specs if d is not _MISSING}
         checks: list[tuple[str, str, Bound, Bound | None, tuple[str, ...]]] = []
         for i in inputs:
             c = i.constraint
@@ -296,7 +294,7 @@ class Validator:
         for name, op, low, high, texts in self._checks:
             if name in bad:
                 continue
-            errors.extend(self._check(name, op, low, high, texts, out, bad))
+            errors.extend(self._check(name, op, low, high, texts, out))
         if errors:
             raise InputError(errors, _what(unit))
         return out
@@ -309,7 +307,6 @@ class Validator:
         high: Bound | None,
         texts: tuple[str, ...],
         values: Mapping[str, Any],
-        bad: set[str],
     ) -> list[FieldViolation]:
         value = values[name]
         try:
