@@ -118,7 +118,7 @@ def same(a: Type, b: Type) -> bool:
         return False
     if a.kind in ("enum", "level"):
         return a.values == b.values
-    if a.kind in ("list", "record"):
+    if a.kind == "list":
         return a.fields == b.fields
     return True
 

@@ -12,20 +12,14 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class Type:
-    """``kind`` is one of: number, bool, text, date, enum, list, record, level,
-    unit, title, role, error. ``values`` lists an enum's (or level's) values;
+    """``kind`` is one of: number, bool, text, date, enum, list, level, unit or
+    error. ``values`` lists an enum's (or level's) values;
     ``fields`` a list's record fields; ``integral`` marks int-declared inputs."""
 
     kind: str
     values: tuple[str, ...] = ()
     fields: tuple[tuple[str, Type], ...] = ()
     integral: bool = False
-
-    def field(self, name: str) -> Type | None:
-        for n, t in self.fields:
-            if n == name:
-                return t
-        return None
 
     def __str__(self) -> str:
         if self.kind == "enum":
@@ -43,8 +37,6 @@ BOOL = Type("bool")
 TEXT = Type("text")
 DATE = Type("date")
 UNIT = Type("unit")
-ROLE = Type("role")
-TITLE = Type("title")
 #: The type of an expression that already produced an error; never reported twice.
 ERROR = Type("error")
 
@@ -60,10 +52,6 @@ def level(names: tuple[str, ...]) -> Type:
 
 def list_of(fields: tuple[tuple[str, Type], ...]) -> Type:
     return Type("list", fields=fields)
-
-
-def record(fields: tuple[tuple[str, Type], ...]) -> Type:
-    return Type("record", fields=fields)
 
 
 def has_values(t: Type) -> bool:
