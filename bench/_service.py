@@ -195,24 +195,14 @@ def eligibility_request() -> Any:
     import json
     from decimal import Decimal
 
-    from service.convert import value_from_json
+    from service.convert import case_from_json
     from service.gen.thidua.v1 import evaluation_pb2 as ev
     from service.gen.thidua.v1 import values_pb2 as vals
 
     case = json.loads(CASE.read_text(encoding="utf-8"), parse_float=Decimal)
-    bloc = ev.BlocCase(
-        bloc=case["bloc"],
-        period=case["period"],
-        members=case["members"],
-        current=ev.Holders(**case.get("current", {})),
-        elected=ev.Holders(**case.get("elected", {})),
-        history=[ev.HistoryEntry(**h) for h in case.get("history", [])],
-        submissions=[
-            ev.Submission(unit=s["unit"], inputs={k: value_from_json(v) for k, v in s["inputs"].items()})
-            for s in case["submissions"]
-        ],
+    return ev.CheckEligibilityRequest(
+        ruleset=vals.RulesetRef(name="khoi3", version="2023.1"), bloc_case=case_from_json(case)
     )
-    return ev.CheckEligibilityRequest(ruleset=vals.RulesetRef(name="khoi3", version="2023.1"), bloc_case=bloc)
 
 
 def percentiles(samples: list[float]) -> dict[str, float]:
