@@ -235,7 +235,7 @@ class _Checker:
             name: replace(sym, node=self.rewritten.get(id(sym.node), sym.node))
             for name, sym in self.symbols.items()
         }
-        diagnostics = tuple(sorted(self.diags, key=lambda d: (d.span.file, d.span.line, d.span.column)))
+        diagnostics = tuple(sorted(self.diags, key=Diagnostic.sort_key))
         return CheckedRuleset(rewritten, symbols, diagnostics, order, inner_tests + tests)
 
     # ---------------------------------------------------------- diagnostics
