@@ -256,7 +256,7 @@ def _decide(
     except ValueError as exc:
         raise EvaluationError(str(exc), where="ranking", span=ranking.span if ranking else None) from None
 
-    decider = TitleDecider(compiled, results, passed, order, ranks, bloc_keys, keys, aggs, explain)
+    decider = TitleDecider(compiled, results, passed, order, ranks, bloc_keys, keys, explain)
     awards: dict[str, TitleAward] = {}
     for i, tp in enumerate(plan.titles):
         report("titles", i, len(plan.titles))
@@ -340,7 +340,6 @@ class TitleDecider:
         ranks: Mapping[str, int],
         bloc_keys: Mapping[str, Key],
         keys: KeyEvaluator,
-        aggs: BlocAggregates | None,
         explain: bool,
     ) -> None:
         self.compiled = compiled
@@ -351,7 +350,6 @@ class TitleDecider:
         self.ranks = ranks
         self.bloc_keys = bloc_keys
         self.keys = keys
-        self.aggs = aggs
         self.bloc = keys.bloc
         self.explain = explain
         self.size = Decimal(len(order))
