@@ -25,7 +25,7 @@ ruleset they name among the files covered.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -340,7 +340,3 @@ def totals(reports: Sequence[RulesetCoverage]) -> tuple[int, int]:
 
 def percent_of(covered: int, total: int) -> Decimal:
     return Decimal(100) if not total else (Decimal(100) * covered / total).quantize(Decimal("0.1"))
-
-
-def by_file(reports: Sequence[RulesetCoverage]) -> Mapping[str, RulesetCoverage]:
-    return {r.path: r for r in reports}
