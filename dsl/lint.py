@@ -28,6 +28,7 @@ from dsl import nodes as n
 from dsl.checker import CheckedRuleset
 from dsl.errors import WARNING, Diagnostic, EvaluationError
 from dsl.interpreter import MapEnv, evaluate
+from dsl.runtime import referenced_names, walk
 
 __all__ = ["DOWN", "FLAT", "MIXED", "UP", "Directions", "directions", "lint"]
 
@@ -95,7 +96,6 @@ class Directions:
                 for c in item.criteria:
                     self.criteria[c.name] = (c, section)
         self.memo: dict[str, Dir] = {}
-        self.signs: dict[str, Dir] = {}
 
     # ------------------------------------------------------------ names
     def name(self, name: str) -> Dir:
@@ -178,8 +178,6 @@ class Directions:
         return FLAT if not self._depends(e) else None  # in [...], lists, bloc aggregates
 
     def _depends(self, e: n.Expr) -> bool:
-        from dsl.runtime import walk
-
         return any(isinstance(x, n.Name) and self.name(x.id) != FLAT for x in walk(e))
 
     def _binary(self, e: n.Binary) -> Dir:
@@ -277,8 +275,6 @@ class Directions:
 
 def _constant(e: n.Expr) -> Decimal | None:
     """The value of an expression without names (a literal, -1.5, 30% * 2 …), else None."""
-    from dsl.runtime import walk
-
     if any(isinstance(x, (n.Name, n.FieldRef, n.Call, n.ListAgg, n.Table)) for x in walk(e)):
         return None
     try:
@@ -295,8 +291,6 @@ def _at(e: n.Expr, subject: n.Expr, value: Decimal) -> Decimal | None:
         return c
     if not isinstance(subject, n.Name):
         return None
-    from dsl.runtime import walk
-
     if any(isinstance(x, n.Name) and x.id != subject.id for x in walk(e)):
         return None
     try:
@@ -365,8 +359,6 @@ def lint(checked: CheckedRuleset) -> list[Diagnostic]:
 
 
 def _reads(d: Directions, e: n.Expr, name: str) -> bool:
-    from dsl.runtime import referenced_names
-
     seen: set[str] = set()
     stack = referenced_names(e, {})
     while stack:
