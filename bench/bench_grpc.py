@@ -48,7 +48,6 @@ import json
 import multiprocessing as mp
 import os
 import signal
-import socket
 import statistics
 import sys
 import threading
@@ -61,9 +60,10 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 import grpc  # noqa: E402
-from grpc_health.v1 import health_pb2, health_pb2_grpc  # noqa: E402
+from _service import RULESETS, free_port, score_request, wait_serving  # noqa: E402
 
 from service.config import ServerConfig  # noqa: E402
 from service.convert import value_from_json  # noqa: E402
@@ -73,27 +73,9 @@ from service.gen.thidua.v1 import values_pb2 as vals  # noqa: E402
 
 ECHO_METHOD = "/thidua.bench.Echo/Echo"
 ECHO_STREAM_METHOD = "/thidua.bench.Echo/EchoStream"
-RULESETS = ROOT / "rulesets"
-CASE = RULESETS / "khoi3" / "cases" / "2023.json"
 EXPECTED_SCORE = "102.88"
 #: The server's default request threads per process (`thidua serve --threads`).
 SERVER_THREADS = ServerConfig().threads
-
-
-def payload() -> ev.ScoreRequest:
-    case = json.loads(CASE.read_text(encoding="utf-8"), parse_float=Decimal)
-    sub = next(s for s in case["submissions"] if s["unit"] == "tham_muu")
-    return ev.ScoreRequest(
-        ruleset=vals.RulesetRef(name="khoi3", version="2023.1"),
-        unit="tham_muu",
-        inputs={k: value_from_json(v) for k, v in sub["inputs"].items()},
-    )
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # ------------------------------------------------------------------ servers
@@ -171,23 +153,8 @@ def start_server(workers: int = 1, echo: bool = False, threads: int = SERVER_THR
     # when servers start (channels are created only after, in client processes).
     proc = mp.get_context("fork").Process(target=_serve, args=(port, workers, echo, threads), daemon=False)
     proc.start()
-    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
-    deadline = time.monotonic() + 60
-    try:
-        while time.monotonic() < deadline:
-            try:
-                status = (
-                    health_pb2_grpc.HealthStub(channel)
-                    .Check(health_pb2.HealthCheckRequest(), timeout=2)
-                    .status
-                )
-                if status == health_pb2.HealthCheckResponse.SERVING:
-                    return Server(proc, port)
-            except grpc.RpcError:
-                time.sleep(0.1)
-    finally:
-        channel.close()
-    raise RuntimeError("the bench server did not start")
+    wait_serving(f"127.0.0.1:{port}", 60)
+    return Server(proc, port)
 
 
 # ------------------------------------------------------------------ CPU accounting
@@ -261,7 +228,7 @@ def _unary_client(
     With ``own_connections`` each thread has its own channel (and TCP connection);
     otherwise the threads share one.
     """
-    request = payload()
+    request = score_request()
     shared = _channel(port, False)
     channels = [_channel(port, True) for _ in range(threads)] if own_connections else [shared] * threads
     calls = [_unary_callable(c, method) for c in channels]
@@ -408,7 +375,7 @@ def unary_rates(
 
 
 def _stream_client(port: int, method: str, seconds: float, out: Any) -> None:
-    request = payload()
+    request = score_request()
     channel = grpc.insecure_channel(f"127.0.0.1:{port}")
     if method == "score":
         stub = evaluation_pb2_grpc.EvaluationServiceStub(channel)
@@ -494,7 +461,7 @@ def in_process(rounds: int = 20, batch: int = 500) -> tuple[float, float, float]
     servicer = EvaluationServicer(
         RulesetSource(RULESETS, Limits(), recheck_seconds=ServerConfig().rulesets_recheck_seconds)
     )
-    request = payload()
+    request = score_request()
     context: Any = None  # a servicer touches its context only on errors
     if servicer.Score(request, context).result.score != EXPECTED_SCORE:
         raise AssertionError("the in-process Score answer is wrong")
