@@ -95,9 +95,7 @@ class RulesetCoverage:
 
     @property
     def percent(self) -> Decimal:
-        if not self.total:
-            return Decimal(100)
-        return (Decimal(100) * self.covered / self.total).quantize(Decimal("0.1"))
+        return percent_of(self.covered, self.total)
 
     def lines(self, *, full: bool = False) -> Iterator[str]:
         """A header with the totals, then each item with an outcome no test produced."""
@@ -142,9 +140,7 @@ class _Items:
             self._expr(plan.lets[name].expr, f"let {name}")
         for c, _ in plan.criteria:
             outcomes = ("full", "not full") if c.max is not None else ("zero", "positive")
-            item = Item("criterion", c.name, c.span, outcomes)
-            self.items.append(item)
-            self.by_node[id(c)] = item
+            self._add(c, Item("criterion", c.name, c.span, outcomes))
             self._expr(c.expr, f"criterion {c.name}")
         if plan.score_def is not None:
             self._expr(plan.score_def.expr, "score")
@@ -177,11 +173,9 @@ class _Items:
             if isinstance(x, n.Table):
                 rows = tuple(f"row {i}" for i in range(1, len(x.rows) + 1))
                 outcomes = rows + (("else",) if x.default is not None else ())
-                self.items.append(Item("table", f"in {owner}", x.span, outcomes))
-                self.by_node[id(x)] = self.items[-1]
+                self._add(x, Item("table", f"in {owner}", x.span, outcomes))
             elif isinstance(x, n.IfExpr):
-                self.items.append(Item("if", f"in {owner}", x.span, ("then", "else")))
-                self.by_node[id(x)] = self.items[-1]
+                self._add(x, Item("if", f"in {owner}", x.span, ("then", "else")))
 
 
 class _Walker:
