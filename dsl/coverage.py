@@ -36,6 +36,7 @@ from dsl.errors import EvaluationError, InputError, NotFoundError, RulesetError
 from dsl.inputs import literal_value
 from dsl.interpreter import Env, MapEnv, RecordEnv, evaluate, table
 from dsl.parser import parse
+from dsl.runtime import children, walk
 from dsl.testing import discover
 
 if TYPE_CHECKING:
@@ -167,8 +168,6 @@ class _Items:
         self.by_node[id(node)] = item
 
     def _expr(self, e: n.Expr, owner: str) -> None:
-        from dsl.runtime import walk
-
         for x in walk(e):
             if isinstance(x, n.Table):
                 rows = tuple(f"row {i}" for i in range(1, len(x.rows) + 1))
@@ -223,8 +222,6 @@ class _Walker:
                 if e.of is not None and (e.where is None or evaluate(e.where, inner)):
                     self._walk(e.of, inner)
             return
-        from dsl.runtime import children
-
         for c in children(e):
             self._walk(c, env)
 
