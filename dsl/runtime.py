@@ -508,10 +508,6 @@ def _nobloc() -> None:
     raise need_bloc("scoring")
 
 
-def _round(value: Decimal, places: Decimal, mode: str) -> Decimal:
-    return round_to(value, places, mode)
-
-
 class CompiledEvaluator:
     """The generated functions of one ruleset and the map back to ruleset lines.
 
@@ -641,7 +637,7 @@ def namespace() -> dict[str, Any]:
         "_max": max,
         "_abs": abs,
         "_clamp": clamp,
-        "_round": _round,
+        "_round": round_to,
         "_floor": floor,
         "_ceil": ceil,
         "_Failure": Failure,
