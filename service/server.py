@@ -187,10 +187,9 @@ def serve_one(
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    host = config.address.rsplit(":", 1)[0]
     log.info(
         "serving",
-        address=f"{host}:{running.port}",
+        address=f"{config.host}:{running.port}",
         pid=os.getpid(),
         rulesets=str(config.rulesets),
         threads=config.threads,
