@@ -225,9 +225,7 @@ class RulesetServicer(rs_grpc.RulesetServiceServicer):
         if self.source.published is not None:
             self.source.published.forget(name)  # the new version may be the latest now
         return rs.PublishRulesetResponse(
-            ruleset=vals.ResolvedRuleset(
-                name=outcome.ruleset.name, version=outcome.ruleset.version, sha256=outcome.ruleset.sha256
-            ),
+            ruleset=ruleset_pb(outcome.ruleset),
             created=outcome.created,
         )
 
