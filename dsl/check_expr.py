@@ -307,22 +307,18 @@ class ExprChecker:
         """Check both operands of a comparison: either may be a bare value
         resolved by the other's type (SPEC §1.3)."""
         a_id, b_id = bare_word(a), bare_word(b)
+        # The right side decides when the left is a bare word and the right is not, or when
+        # both are and the right one's type knows the left as a value (or the left is no name here).
+        right_first = a_id is not None
         if a_id is not None and b_id is not None:
             at, bt = self._peek(a_id, scope), self._peek(b_id, scope)
-            if bt is not None and t.has_values(bt) and a_id in bt.values:
-                b2, bt2 = self.expr(b, scope)
-                a2, at2 = self.value(a, bt2, scope)
-                return a2, at2, b2, bt2
-            if at is None and bt is not None:
-                b2, bt2 = self.expr(b, scope)
-                a2, at2 = self.value(a, bt2, scope)
-                return a2, at2, b2, bt2
-        elif a_id is not None:
+            right_first = bt is not None and ((t.has_values(bt) and a_id in bt.values) or at is None)
+        if right_first:
             b2, bt2 = self.expr(b, scope)
             a2, at2 = self.value(a, bt2, scope)
-            return a2, at2, b2, bt2
-        a2, at2 = self.expr(a, scope)
-        b2, bt2 = self.value(b, at2, scope)
+        else:
+            a2, at2 = self.expr(a, scope)
+            b2, bt2 = self.value(b, at2, scope)
         return a2, at2, b2, bt2
 
     def _compare(self, e: n.Binary, scope: Scope) -> tuple[n.Expr, Type]:
