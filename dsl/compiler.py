@@ -710,6 +710,7 @@ def _emit_validation(g: _Gen, b: int) -> None:
     g.emit(b, f"if _len(raw) != {required} + _present:")
     g.emit(b + 1, "return None")
     scope = _Scope()
+    ints = {x.name for x in plan.inputs if isinstance(x.type, n.SimpleType) and x.type.name == "int"}
     for i in plan.inputs:
         con = i.constraint
         if con is None or i.name in checked:
@@ -717,7 +718,6 @@ def _emit_validation(g: _Gen, b: int) -> None:
         g.info = LineInfo(f"input '{i.name}'", con.span)
         var = mod.var(i.name)
         bounds = (con.low,) if con.high is None else (con.low, con.high)
-        ints = {x.name for x in plan.inputs if isinstance(x.type, n.SimpleType) and x.type.name == "int"}
         if i.name in ints and all(_int_bound(x, ints, mod) for x in bounds):
             # Both sides whole numbers: compare the submitted Python ints (same outcome, exact).
             own = f"i_{mod._suffix(i.name)}"
