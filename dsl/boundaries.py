@@ -30,11 +30,11 @@ from typing import TYPE_CHECKING, Any
 from dsl import nodes as n
 from dsl import runtime as rt
 from dsl.bloc import quota_limit
-from dsl.errors import EvaluationError, InputError
+from dsl.errors import EvaluationError, InputError, RulesetError
 from dsl.inputs import literal_value
 from dsl.linear import days
-from dsl.results import UnitResult, value_to_json
-from dsl.search import WALK_CAP, short, show_value, snap, tidy
+from dsl.results import NOT_ELIGIBLE, UnitResult, fmt_decimal, value_to_json
+from dsl.search import MAX_VALUE, WALK_CAP, AxisSearch, freeze, short, show_value, snap, tidy
 
 if TYPE_CHECKING:
     from dsl.api import CompiledRuleset
@@ -96,7 +96,6 @@ def bases_from_tests(compiled: CompiledRuleset) -> list[tuple[str, Mapping[str, 
     tests = list(compiled.checked.tests)
     if not tests and compiled.source:
         # Compiled without its file's tests (through the registry): read them from the source.
-        from dsl.errors import RulesetError
         from dsl.parser import parse
 
         try:
@@ -119,8 +118,6 @@ def boundary_cases(
     only: Sequence[str] | None = None,
 ) -> BoundarySet:
     """Boundary submissions around every threshold reachable from each base, and quota-edge blocs."""
-    from dsl.search import AxisSearch
-
     out = BoundarySet(f"{compiled.name}@{compiled.version}")
     seen: set[Any] = set()
     eligible: dict[str, Mapping[str, Any]] = {}
@@ -132,16 +129,17 @@ def boundary_cases(
             out.notes.append(f"base '{label}' skipped: {exc}")
             continue
         for t, tr in result.titles.items():
-            if tr.status != "not_eligible":  # eligible, or undecided until ranked in a bloc
+            if tr.status != NOT_ELIGIBLE:  # eligible, or undecided until ranked in a bloc
                 eligible.setdefault(t, base)
         search = AxisSearch(_Validity(compiled), None)
+        base_key = freeze(base)
         for decl in compiled.plan.inputs:
             if only is not None and decl.name not in only:
                 continue
             if not (isinstance(decl.type, n.SimpleType) and decl.type.name in ("int", "decimal", "date")):
                 continue
             for edge, value, side, across in _edges(compiled, search, base, decl.name):
-                key = (decl.name, value, _key(base))
+                key = (decl.name, value, base_key)
                 if key in seen:
                     continue
                 seen.add(key)
@@ -179,7 +177,7 @@ class _Validity:
 
 
 def _edges(
-    compiled: CompiledRuleset, search: Any, base: Mapping[str, Any], name: str
+    compiled: CompiledRuleset, search: AxisSearch, base: Mapping[str, Any], name: str
 ) -> list[tuple[Any, Any, str, str]]:
     """(edge, value, side) for every switch point along one input's axis within its valid range."""
     x0 = base[name]
@@ -192,7 +190,7 @@ def _edges(
         cur = origin
         for _ in range(WALK_CAP):
             tr = search.trace(search.at(base, name, cur), name)
-            ahead = [p for p in tr.points if (p - cur) * direction > 0 and abs(p) < Decimal("1e24")]
+            ahead = [p for p in tr.points if (p - cur) * direction > 0 and abs(p) < MAX_VALUE]
             if not ahead:
                 break
             s = min(ahead, key=lambda p: (p - cur) * direction)
@@ -250,8 +248,6 @@ def _words(a: UnitResult, b: UnitResult, places: int) -> str:
 
 
 def _diff(a: UnitResult, b: UnitResult, places: int) -> str:
-    from dsl.results import fmt_decimal
-
     parts: list[str] = []
     for name, v in b.criteria.items():
         if a.criteria.get(name) != v:
@@ -312,12 +308,6 @@ def _json_inputs(inputs: Mapping[str, Any]) -> dict[str, Any]:
         return value_to_json(v)
 
     return {k: one(v) for k, v in inputs.items()}
-
-
-def _key(values: Mapping[str, Any]) -> Any:
-    from dsl.search import freeze
-
-    return freeze(values)
 
 
 def _slug(value: Any) -> str:
