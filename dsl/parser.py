@@ -27,6 +27,7 @@ from lark import Token, v_args
 from lark.visitors import Transformer_NonRecursive
 
 from dsl import nodes as n
+from dsl.check_scope import did_you_mean
 from dsl.errors import ERROR, Diagnostic, RulesetError
 
 _lock = threading.Lock()
@@ -472,10 +473,7 @@ class _Builder(Transformer_NonRecursive):  # type: ignore[type-arg]
     def _choice(self, tok: Token, allowed: tuple[str, ...], what: str) -> str:
         value = str(tok)
         if value not in allowed:
-            from difflib import get_close_matches
-
-            close = get_close_matches(value, allowed, n=1)
-            hint = f"did you mean '{close[0]}'?" if close else None
+            hint = did_you_mean(value, allowed)
             self._error(tok, f"unknown {what} '{value}'; expected one of: {', '.join(allowed)}", hint)
         return value
 
