@@ -66,6 +66,7 @@ from service.db.records import (
     Verification,
 )
 from service.db.rows import (
+    KIND_MAX,
     LABEL_MAX,
     NAME_MAX,
     PERIOD_MAX,
@@ -195,8 +196,8 @@ class Store:
         reason = invalid_version_reason(version)
         if reason is not None:
             problems.append(FieldViolation("version", reason))
-        elif len(version) > 100:
-            problems.append(FieldViolation("version", "at most 100 characters allowed"))
+        elif len(version) > VERSION_MAX:
+            problems.append(FieldViolation("version", f"at most {VERSION_MAX} characters allowed"))
         require_name(author, "author", NAME_MAX, problems)
         if not re.fullmatch(r"[0-9a-f]{64}", sha256):
             problems.append(FieldViolation("sha256", "must be 64 lowercase hex digits"))
@@ -336,10 +337,7 @@ class Store:
         """Create or update bloc ``name`` with ``members`` in rotation order (idempotent)."""
         problems: list[FieldViolation] = []
         require_name(name, "bloc", NAME_MAX, problems)
-        if len(label) > LABEL_MAX:
-            problems.append(
-                FieldViolation("label", f"is {len(label)} characters long; at most {LABEL_MAX} allowed")
-            )
+        problems += too_long(label, "label", LABEL_MAX)
         if not members:
             problems.append(FieldViolation("members", "a bloc needs at least one member"))
         seen: set[str] = set()
@@ -585,7 +583,7 @@ class Store:
             (ruleset.name, ruleset.version, ruleset.sha256) if isinstance(ruleset, StoredRuleset) else ruleset
         )
         problems = key_problem(idempotency_key, "idempotency_key")
-        require_name(kind, "kind", 32, problems)
+        require_name(kind, "kind", KIND_MAX, problems)
         problems += too_long(name, "ruleset.name", NAME_MAX) + too_long(
             version, "ruleset.version", VERSION_MAX
         )
@@ -803,7 +801,7 @@ class Store:
 def _evaluation_row(item: NewEvaluation, now: datetime) -> dict[str, Any] | None:
     """The row of one batched evaluation, or None when it cannot be stored (counted as not written)."""
     name, version, sha = item.ruleset
-    if len(name) > NAME_MAX or len(version) > VERSION_MAX or len(sha) > 64 or len(item.kind) > 32:
+    if len(name) > NAME_MAX or len(version) > VERSION_MAX or len(sha) > 64 or len(item.kind) > KIND_MAX:
         return None
     try:
         request = canonical.dumps(_document(item.request), what="evaluation request")

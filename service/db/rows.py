@@ -14,7 +14,7 @@ from service.db.models import EvaluationRow, HolderRow, RulesetVersionRow, Submi
 from service.db.records import Holders, StoredEvaluation, StoredRuleset, StoredSubmission
 
 #: Maximum lengths of names, as the columns declare them.
-NAME_MAX, PERIOD_MAX, KEY_MAX, VERSION_MAX, LABEL_MAX = 200, 50, 200, 100, 500
+NAME_MAX, PERIOD_MAX, KEY_MAX, VERSION_MAX, LABEL_MAX, KIND_MAX = 200, 50, 200, 100, 500, 32
 
 
 def aware(moment: datetime) -> datetime:
@@ -29,8 +29,8 @@ def maybeaware(moment: datetime | None) -> datetime | None:
 def require_name(value: str, field: str, limit: int, problems: list[FieldViolation]) -> None:
     if not isinstance(value, str) or not value.strip():
         problems.append(FieldViolation(field, "must not be empty"))
-    elif len(value) > limit:
-        problems.append(FieldViolation(field, f"is {len(value)} characters long; at most {limit} allowed"))
+    else:
+        problems += too_long(value, field, limit)
 
 
 def key_problem(key: str | None, field: str) -> list[FieldViolation]:
