@@ -649,7 +649,7 @@ def _emit_validation(g: _Gen, b: int) -> None:
             g.emit(b, "if v is _MISSING or v is None:")
             g.emit(b + 1, f"{var} = {mod.const(default)}")
             if isinstance(i.type, n.SimpleType) and i.type.name == "int":
-                g.emit(b + 1, f"i_{mod._suffix(i.name)} = {mod.const(int(default))}")
+                g.emit(b + 1, f"{mod.int_var(i.name)} = {mod.const(int(default))}")
             g.emit(b, "else:")
             c = b + 1
         t = i.type
@@ -666,7 +666,7 @@ def _emit_validation(g: _Gen, b: int) -> None:
             g.emit(c, "if v.__class__ is not _int:")
             g.emit(c + 1, "return None")
             # The Python int is kept too: constraints between whole numbers compare ints (faster).
-            g.emit(c, f"i_{mod._suffix(i.name)} = v")
+            g.emit(c, f"{mod.int_var(i.name)} = v")
             # Small whole numbers (the usual counts) come from a table of ready Decimals;
             # magnitudes over 10**24 are refused (the general validator words it). A required
             # input with whole literal bounds is range-checked here, once (`checked`).
@@ -720,7 +720,7 @@ def _emit_validation(g: _Gen, b: int) -> None:
         bounds = (con.low,) if con.high is None else (con.low, con.high)
         if i.name in ints and all(_int_bound(x, ints, mod) for x in bounds):
             # Both sides whole numbers: compare the submitted Python ints (same outcome, exact).
-            own = f"i_{mod._suffix(i.name)}"
+            own = mod.int_var(i.name)
             low = _int_bound(con.low, ints, mod)
             if con.op == "in" and con.high is not None:
                 g.emit(b, f"if not ({low} <= {own} <= {_int_bound(con.high, ints, mod)}):")
@@ -757,7 +757,7 @@ def _int_bound(e: n.Expr, ints: set[str], mod: _Module) -> str:
     if isinstance(e, n.Number) and e.value == e.value.to_integral_value():
         return mod.const(int(e.value))
     if isinstance(e, n.Name) and e.id in ints:
-        return f"i_{mod._suffix(e.id)}"
+        return mod.int_var(e.id)
     return ""
 
 
