@@ -5,26 +5,12 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dsl.format import format_checked, format_source, format_text
+from dsl.format import format_checked, format_source
 from dsl.nodes import SourceFile
 from dsl.parser import parse
 from tests.dsl import strategies
 from tests.dsl.golden_runner import GOLDEN
-
-HEADER = 'ruleset r version "1" {\n'
-
-
-def fmt(body: str) -> str:
-    """Format a ruleset whose items are ``body``."""
-    return format_text(HEADER + body + "\n}\n")
-
-
-def body_of(formatted: str) -> str:
-    """The formatted items, without the ``ruleset`` header and closing brace."""
-    lines = formatted.split("\n")
-    assert HEADER.strip() == lines[0]
-    assert ["}", ""] == lines[-2:]
-    return "\n".join(lines[1:-2])
+from tests.dsl.test_format import body_of, fmt
 
 
 def test_own_line_comment_stays_before_its_item_at_its_indentation() -> None:
