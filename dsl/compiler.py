@@ -419,7 +419,7 @@ def _gen_unit(mod: _Module, explain: bool, fused: bool = False) -> _Gen:
                 intpath.emit_points(g, c, c.expr, b, scope, mod.var(name))
                 continue
             raw = mod.raw_var(name)
-            if explain and isinstance(c.expr, n.Table):
+            if isinstance(c.expr, n.Table):
                 row = "_row_" + mod._suffix(name)
                 g.emit(b, f"{row} = None")
                 value = g.table(c.expr, b, scope, row)
