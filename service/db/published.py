@@ -45,14 +45,14 @@ class PublishedRulesets:
             stored = self.store.find_ruleset(name, version)
             if stored is None or stored.status not in (PUBLISHED, RETIRED):
                 return None
-            return self._compile(stored.resolved_source, stored.sha256, stored.ref)
+            return self.compile_stored(stored)
         latest = self._latest_published(name)
         if latest is None or (folder_versions and version_key(latest) <= version_key(folder_versions[-1])):
             return None
         stored = self.store.find_ruleset(name, latest)
         if stored is None:
             return None
-        return self._compile(stored.resolved_source, stored.sha256, stored.ref)
+        return self.compile_stored(stored)
 
     def _latest_published(self, name: str) -> str | None:
         now = time.monotonic()
@@ -77,11 +77,9 @@ class PublishedRulesets:
 
     def compile_stored(self, stored: StoredRuleset) -> CompiledRuleset:
         """A stored version compiled from its resolved text (cached by SHA-256)."""
-        return self._compile(stored.resolved_source, stored.sha256, stored.ref)
-
-    def _compile(self, resolved_source: str, sha256: str, ref: str) -> CompiledRuleset:
         from dsl.api import compile_ruleset
 
         return self.cache.get_or_build(
-            "db:" + sha256, lambda: compile_ruleset(resolved_source, f"<published {ref}>")
+            "db:" + stored.sha256,
+            lambda: compile_ruleset(stored.resolved_source, f"<published {stored.ref}>"),
         )
