@@ -40,6 +40,7 @@ __all__ = [
     "Outcome",
     "Probe",
     "freeze",
+    "ranking_keys",
     "short",
     "show_value",
     "snap",
@@ -170,8 +171,7 @@ class AxisSearch:
         if self.plan.aggregates:
             self.bloc_aggs = self.compiled.bloc_aggregates(validated, units=units)
             self.approximate = True  # the unit's own change moves the bloc aggregates too
-        ranking = self.plan.ruleset.first(n.Ranking)
-        exprs = [k.expr for k in ranking.keys] if ranking is not None else [n.Name("score")]
+        exprs = [k.expr for k in ranking_keys(self.plan.ruleset)]
         for t in self.plan.ruleset.titles:
             exprs += [k.expr for k in t.rank_by or ()]
         self.keys = sorted({e.id for e in exprs if isinstance(e, n.Name)})
@@ -437,6 +437,14 @@ class AxisSearch:
 
     def _label(self, name: str) -> str | None:
         return self.inputs[name].label
+
+
+def ranking_keys(ruleset: n.Ruleset) -> tuple[n.SortKey, ...]:
+    """The bloc ranking's keys: the ruleset's ``ranking``, else the default (`dsl.bloc.DEFAULT_RANKING`)."""
+    from dsl.bloc import DEFAULT_RANKING  # lazily: dsl.bloc loads the rotation engine
+
+    ranking = ruleset.first(n.Ranking)
+    return ranking.keys if ranking is not None else DEFAULT_RANKING
 
 
 def snap(x: Decimal, step: Decimal, direction: int) -> Decimal:

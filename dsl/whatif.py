@@ -32,7 +32,7 @@ from dsl.case import Case
 from dsl.errors import EvaluationError, FieldViolation, InputError
 from dsl.interpreter import MapEnv, evaluate
 from dsl.results import AWARDED, ELIGIBLE, NOT_ELIGIBLE, RulesetRef, fmt_decimal
-from dsl.search import AxisSearch, Change, Limit, Outcome, Probe, freeze, show_value
+from dsl.search import AxisSearch, Change, Limit, Outcome, Probe, freeze, ranking_keys, show_value
 
 if TYPE_CHECKING:
     from dsl.api import CompiledRuleset
@@ -178,8 +178,7 @@ class _Ranker:
 
     @classmethod
     def of(cls, compiled: CompiledRuleset, case: Case, unit: str | None) -> _Ranker | None:
-        ranking = compiled.ruleset.first(n.Ranking)
-        keys = ranking.keys if ranking is not None else (n.SortKey(n.Name("score"), True),)
+        keys = ranking_keys(compiled.ruleset)
         if not all(isinstance(k.expr, n.Name) for k in keys):
             return None  # computed keys: the whole bloc decides
         names = [k.expr.id for k in keys if isinstance(k.expr, n.Name)]
@@ -333,7 +332,6 @@ def _inputs_of(plan: rt.Plan, exprs: Sequence[n.Expr], extra: Sequence[str] = ()
     sections["penalty"] = list(plan.penalty.criteria) if plan.penalty else []
     criteria = {c.name: c for c, _ in plan.criteria}
     titles = {tp.title.name: tp for tp in plan.titles}
-    ranking = plan.ruleset.first(n.Ranking)
     seen: set[str] = set()
     stack = [x for e in exprs for x in rt.referenced_names(e, plan.list_fields)] + list(extra)
     while stack:
@@ -362,8 +360,7 @@ def _inputs_of(plan: rt.Plan, exprs: Sequence[n.Expr], extra: Sequence[str] = ()
             for rp in titles[name].requires:
                 stack += list(rp.names)
         elif name == "rank":
-            keys = ranking.keys if ranking is not None else (n.SortKey(n.Name("score"), True),)
-            for k in keys:
+            for k in ranking_keys(plan.ruleset):
                 stack += rt.referenced_names(k.expr, plan.list_fields)
     return [i.name for i in plan.inputs if i.name in seen]
 
@@ -629,8 +626,7 @@ def _progress(compiled: CompiledRuleset, c: _Condition | None) -> Callable[[Outc
 
             return margin
     # rank, quota, ties: the bloc ranking's first key, in its direction
-    ranking = compiled.ruleset.first(n.Ranking)
-    key = ranking.keys[0] if ranking is not None else n.SortKey(n.Name("score"), True)
+    key = ranking_keys(compiled.ruleset)[0]
     if not isinstance(key.expr, n.Name):
         return None
     name, desc = key.expr.id, key.descending
