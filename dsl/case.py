@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import json
 import re
-import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from dsl.errors import FieldViolation, InputError
+from dsl.inputs import nfc
 
 ROLES = ("leader", "deputy")
 CASE_FIELDS = ("ruleset", "bloc", "period", "members", "current", "elected", "history", "submissions")
@@ -115,7 +115,7 @@ def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     seen: set[str] = set()
     for key, value in pairs:
         # Names are compared as NFC (SPEC §1.1): "tên" typed composed and decomposed is one key.
-        name = key if key.isascii() else unicodedata.normalize("NFC", key)
+        name = nfc(key)
         if name in seen:
             raise ValueError(f"the key {json.dumps(name, ensure_ascii=False)} appears twice in one object")
         seen.add(name)
@@ -221,10 +221,6 @@ def _words(names: tuple[str, ...]) -> str:
     return ", ".join(names[:-1]) + " and " + names[-1]
 
 
-def _nfc(text: str) -> str:
-    return unicodedata.normalize("NFC", text)
-
-
 def _unit_name(value: Any, path: str, out: list[FieldViolation]) -> str | None:
     """A unit identifier: a non-empty string, NFC-normalized (null means absent)."""
     if value is None:
@@ -232,7 +228,7 @@ def _unit_name(value: Any, path: str, out: list[FieldViolation]) -> str | None:
     if not isinstance(value, str) or not value.strip():
         out.append(FieldViolation(path, f"expected a unit name (a non-empty string), got {_show(value)}"))
         return None
-    return _nfc(value)
+    return nfc(value)
 
 
 def _opt_text(data: Mapping[str, Any], key: str, path: str, out: list[FieldViolation]) -> str | None:
@@ -242,7 +238,7 @@ def _opt_text(data: Mapping[str, Any], key: str, path: str, out: list[FieldViola
     if not isinstance(value, str):
         out.append(FieldViolation(path, f"expected a string, got {_show(value)}"))
         return None
-    return _nfc(value)
+    return nfc(value)
 
 
 def _show(value: Any) -> str:
@@ -334,7 +330,7 @@ def _history(
         if not isinstance(p, str) or not p.strip():
             out.append(FieldViolation(f"{path}.period", f"required: the period as a string, got {_show(p)}"))
             continue
-        p = _nfc(p)
+        p = nfc(p)
         if p in seen:
             out.append(
                 FieldViolation(
@@ -417,5 +413,5 @@ def _submissions(
         first_at[unit] = i
         if inputs is None:
             continue
-        subs.append(Submission(unit, dict(inputs), _nfc(stage) if stage else None, i))
+        subs.append(Submission(unit, dict(inputs), nfc(stage) if stage else None, i))
     return tuple(subs), set(first_at)
