@@ -31,7 +31,7 @@ from dsl import runtime as rt
 from dsl.case import Case
 from dsl.errors import EvaluationError, FieldViolation, InputError
 from dsl.interpreter import MapEnv, evaluate
-from dsl.results import AWARDED, ELIGIBLE, NOT_ELIGIBLE, RulesetRef, fmt_decimal
+from dsl.results import AWARDED, NOT_ELIGIBLE, RulesetRef, fmt_decimal
 from dsl.search import AxisSearch, Change, Limit, Outcome, Probe, freeze, ranking_keys, show_value
 
 if TYPE_CHECKING:
@@ -304,7 +304,7 @@ class _Probe:
                 reached = tr.status == AWARDED
             else:
                 reached = all(p is not False for p in passed) and (
-                    tr.status == ELIGIBLE or tr.status != NOT_ELIGIBLE or extra is not None
+                    tr.status != NOT_ELIGIBLE or extra is not None
                 )
             return Outcome(reached, tr.status, passed, result.values, groups)
         passed = tuple(self._holds(c, result.values) for c in self.conditions)
@@ -676,6 +676,3 @@ def _sides(compiled: CompiledRuleset, c: _Condition, o: Outcome) -> tuple[str, s
         if room:
             gap += "; points still open per group: " + ", ".join(room)
     return shown, gap
-
-
-# ------------------------------------------------------------------ small helpers
