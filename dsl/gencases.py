@@ -54,9 +54,7 @@ def generate_cases(ruleset: n.Ruleset, *, blocs: int, units: int, seed: int = 0)
         current = {"leader": order[0]}
         if units > 1:
             current["deputy"] = order[1]
-        history = [
-            {"period": str(year - k), **({"leader": order[k % units]} if units > 0 else {})} for k in (1, 2)
-        ]
+        history = [{"period": str(year - k), "leader": order[k % units]} for k in (1, 2)]
         yield {
             "ruleset": f"{ruleset.name}@{ruleset.version}",
             "bloc": f"bloc{b:04d}",
