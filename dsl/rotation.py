@@ -24,12 +24,11 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from dsl import nodes as n
-from dsl.case import HistoryEntry, Holders
+from dsl.case import ROLES, HistoryEntry, Holders
 from dsl.errors import EvaluationError
 from dsl.interpreter import evaluate
 from dsl.results import PickTrace, RoleDecision, RotationResult
 
-ROLES = ("leader", "deputy")
 #: Functions a `where` condition may call, with their arity.
 ROTATION_FUNCTIONS = {"rank": 1, "score": 1, "level": 1, "awarded": 2, "held": 3}
 
