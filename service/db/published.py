@@ -33,7 +33,7 @@ class PublishedRulesets:
         self.store = store
         self.cache = cache
         self.ttl = ttl
-        self._latest: dict[str, tuple[float, str | None]] = {}
+        self._latest: dict[str, tuple[float, StoredRuleset | None]] = {}
         self._lock = threading.Lock()
 
     def lookup(self, name: str, version: str, registry: Registry) -> CompiledRuleset | None:
@@ -47,21 +47,21 @@ class PublishedRulesets:
                 return None
             return self.compile_stored(stored)
         latest = self._latest_published(name)
-        if latest is None or (folder_versions and version_key(latest) <= version_key(folder_versions[-1])):
+        if latest is None or (
+            folder_versions and version_key(latest.version) <= version_key(folder_versions[-1])
+        ):
             return None
-        stored = self.store.find_ruleset(name, latest)
-        if stored is None:
-            return None
-        return self.compile_stored(stored)
+        return self.compile_stored(latest)
 
-    def _latest_published(self, name: str) -> str | None:
+    def _latest_published(self, name: str) -> StoredRuleset | None:
         now = time.monotonic()
         with self._lock:
             hit = self._latest.get(name)
         if hit is not None and now - hit[0] < self.ttl:
             return hit[1]
         published = self.store.list_rulesets(name, status=PUBLISHED)
-        latest = published[-1].version if published else None
+        # Kept whole: a published version's content never changes, so the record stays true.
+        latest = published[-1] if published else None
         with self._lock:
             self._latest[name] = (now, latest)
         return latest
