@@ -340,7 +340,8 @@ def build_plan(ruleset: n.Ruleset, source: str = "") -> Plan:
         reqs: list[RequirePlan] = []
         for r in t.requires:
             names = referenced_names(r.expr, list_fields)
-            for call in bloc_calls(r.expr):
+            calls = list(bloc_calls(r.expr))
+            for call in calls:
                 if call not in index:
                     index[call] = len(aggregates)
                     aggregates.append(call)
@@ -350,7 +351,7 @@ def build_plan(ruleset: n.Ruleset, source: str = "") -> Plan:
                     names=tuple(names),
                     titles=tuple(x for x in names if x in declared_titles),
                     needs_rank=any(x in BLOC_NAMES for x in names),
-                    has_aggregate=any(True for _ in bloc_calls(r.expr)),
+                    has_aggregate=bool(calls),
                     text=source_text(source, r.expr.span) if source else "",
                 )
             )
