@@ -518,7 +518,7 @@ class Store:
         return SubmissionWrite(submission_record(row, bloc), created=True)
 
     def _latest_submissions(
-        self, session: Session, bloc_row: BlocRow, period: str, stage: str | None
+        self, session: Session, bloc_row: BlocRow, period: str, stage: str | None, members: Sequence[str]
     ) -> list[StoredSubmission]:
         if stage is not None and stage not in STAGES:
             raise InputError([FieldViolation("stage", f"must be one of {', '.join(STAGES)}")], "request")
@@ -533,7 +533,7 @@ class Store:
             held = best.get(row.unit)
             if held is None or rank > (STAGES.index(held.stage), held.revision):
                 best[row.unit] = row
-        order = {unit: i for i, unit in enumerate(self._members(session, bloc_row.id or 0))}
+        order = {unit: i for i, unit in enumerate(members)}
         units = sorted(best, key=lambda u: (order.get(u, len(order)), u))
         return [submission_record(best[unit], bloc_row.name) for unit in units]
 
@@ -543,7 +543,13 @@ class Store:
         Each unit's latest stage (approved > reviewed > self), latest revision;
         with ``stage``, that stage only (units without it are left out).
         """
-        return self._read(lambda s: self._latest_submissions(s, self._bloc_row(s, bloc), period, stage))
+
+        def work(session: Session) -> list[StoredSubmission]:
+            bloc_row = self._bloc_row(session, bloc)
+            members = self._members(session, bloc_row.id or 0)
+            return self._latest_submissions(session, bloc_row, period, stage, members)
+
+        return self._read(work)
 
     def submission_history(self, bloc: str, period: str, unit: str) -> list[StoredSubmission]:
         """Every stored write of ``unit``'s inputs for ``period``: by stage, then revision."""
@@ -780,7 +786,8 @@ class Store:
 
         def work(session: Session) -> StoredCase:
             bloc_row = self._bloc_row(session, bloc)
-            stored = self._latest_submissions(session, bloc_row, period, stage)
+            members = self._members(session, bloc_row.id or 0)
+            stored = self._latest_submissions(session, bloc_row, period, stage, members)
             history = self._history(session, bloc_row)
             current = next((h for h in history if h.period == period), None)
             earlier = [h.to_case() for h in history if version_key(h.period) < version_key(period)]
@@ -788,7 +795,7 @@ class Store:
                 "ruleset": ruleset,
                 "bloc": bloc,
                 "period": period,
-                "members": list(self._members(session, bloc_row.id or 0)),
+                "members": list(members),
                 "current": {} if current is None else _without_period(current.to_case()),
                 "history": earlier,
                 "submissions": [{"unit": s.unit, "inputs": s.inputs, "stage": s.stage} for s in stored],
