@@ -1,21 +1,22 @@
 """Request limits on ruleset sources: size and nesting depth, checked before any deep work.
 
-The parser and the checker recurse over expressions, so a source nested
-thousands deep could exhaust the interpreter's stack. Sources are refused
-before parsing when their brackets nest deeper than the limit; the parsed
-syntax tree is measured (without recursion) before it is checked and
-compiled; and a `RecursionError` that still happens is reported as the same
+The language itself refuses expressions nested deeper than 64 levels
+(`dsl.parser.MAX_EXPRESSION_DEPTH`); a server's `max_nesting_depth` may set a
+lower bound for requests. Sources are refused before parsing when their
+brackets nest deeper than the limit; the parsed ruleset's expressions are
+measured as the parser measures them before it is checked and compiled; and
+a parser `limit` diagnostic or a `RecursionError` is reported as the same
 limit, never as a crash.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from dsl.errors import RulesetError
+from dsl.parser import expression_depths
 from service.config import Limits
 from service.errors import RequestLimitError
 
@@ -56,38 +57,15 @@ def _depth_error(field: str, limits: Limits, what: str) -> RequestLimitError:
     )
 
 
-def tree_depth(root: Any) -> int:
-    """The depth of a syntax tree of frozen dataclasses (lists and tuples count as one level), iteratively."""
-    deepest = 0
-    stack: list[tuple[Any, int]] = [(root, 1)]
-    while stack:
-        node, depth = stack.pop()
-        deepest = max(deepest, depth)
-        if dataclasses.is_dataclass(node) and not isinstance(node, type):
-            for f in dataclasses.fields(node):
-                if f.name == "span":
-                    continue
-                child = getattr(node, f.name)
-                if dataclasses.is_dataclass(child) or isinstance(child, (list, tuple)):
-                    stack.append((child, depth + 1))
-        elif isinstance(node, (list, tuple)):
-            stack.extend(
-                (child, depth)
-                for child in node
-                if dataclasses.is_dataclass(child) or isinstance(child, (list, tuple))
-            )
-    return deepest
-
-
-#: Declarations add a few levels above the expressions (ruleset → group → criterion → expression).
-_DECLARATION_LEVELS = 8
-
-
 def check_tree(root: Any, field: str, limits: Limits) -> None:
-    """Refuse a parsed ruleset whose expressions nest deeper than the limit."""
-    depth = tree_depth(root) - _DECLARATION_LEVELS
+    """Refuse a parsed ruleset whose expressions nest deeper than the limit.
+
+    Depth is counted as the parser counts it for the language's own limit
+    (`dsl.parser.expression_depths`, iteratively): `a + b` is 2 levels.
+    """
+    depth = max((d for _, d in expression_depths(root)), default=0)
     if depth > limits.max_nesting_depth:
-        raise _depth_error(field, limits, f"expressions nest about {depth} deep")
+        raise _depth_error(field, limits, f"expressions nest {depth} deep")
 
 
 def depth_guarded(field: str, limits: Limits, work: Callable[[], T]) -> T:

@@ -8,7 +8,7 @@ import pytest
 
 from service.config import Limits
 from service.errors import RequestLimitError
-from service.limits import check_source, check_tree, depth_guarded, tree_depth
+from service.limits import check_source, check_tree, depth_guarded
 
 RULES = Path(__file__).resolve().parents[2] / "rulesets" / "khoi3" / "2023.1.rules"
 
@@ -36,13 +36,16 @@ def test_deep_brackets_are_refused_before_parsing() -> None:
     check_source('"((((((((((((((((((((" # ((((((((((((((((((((((', "source", limits)
 
 
-def test_tree_depth_counts_nested_nodes() -> None:
-    """Depth of nested dataclasses and tuples, measured without recursion."""
+def test_tree_depth_is_counted_per_expression() -> None:
+    """A parsed expression one level deeper than the limit is refused, naming its depth; at the limit it passes."""
     from dsl.parser import parse_expr
 
-    shallow = tree_depth(parse_expr("1 + 2"))
-    deep = tree_depth(parse_expr("(((1 + 2) * 3) - 4) / 5"))
-    assert shallow < deep
+    limits = Limits(max_nesting_depth=4)
+    check_tree(parse_expr("((1 + 2) * 3) - 4"), "source", limits)
+    with pytest.raises(RequestLimitError) as info:
+        check_tree(parse_expr("(((1 + 2) * 3) - 4) / 5"), "source", limits)
+    assert ("max_nesting_depth", "source") == (info.value.limit, info.value.field)
+    assert "expressions nest 5 deep" in str(info.value)
 
 
 def test_reference_ruleset_is_within_default_limits() -> None:
