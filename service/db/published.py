@@ -38,18 +38,20 @@ class PublishedRulesets:
 
     def lookup(self, name: str, version: str, registry: Registry) -> CompiledRuleset | None:
         """The compiled ruleset the database should answer for ``name``/``version``, or None (the folder's turn)."""
-        folder_versions = registry.versions(name)
         if version:
-            if version in folder_versions:
+            if version in registry.versions(name):
                 return None
             stored = self.store.find_ruleset(name, version)
             if stored is None or stored.status not in (PUBLISHED, RETIRED):
                 return None
             return self.compile_stored(stored)
+        # "latest": the remembered newest published version first, so that a name with none
+        # (the common case) costs no look at the folder.
         latest = self._latest_published(name)
-        if latest is None or (
-            folder_versions and version_key(latest.version) <= version_key(folder_versions[-1])
-        ):
+        if latest is None:
+            return None
+        folder_versions = registry.versions(name)
+        if folder_versions and version_key(latest.version) <= version_key(folder_versions[-1]):
             return None
         return self.compile_stored(latest)
 

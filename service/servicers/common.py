@@ -108,24 +108,18 @@ class RulesetSource:
         if not name.isascii():  # ASCII is its own NFC form: the common case skips normalize
             name = normalize(name)
         version = ref.version.strip()
-        if self.published is not None and name:
+        key = (name, version)
+        seen = self._fresh(key)
+        # A version the folder has is the folder's to answer; only "latest", or a version the
+        # folder does not hold (as far as this process knows), asks the database.
+        if self.published is not None and name and not (seen is not None and version):
             stored = self.published.lookup(name, version, self.registry)
             if stored is not None:
                 note_ruleset(stored.sha256)
                 return stored
-        key = (name, version)
-        # Lock-free reads: one dict lookup is atomic, and `_seen`/`_checked` entries are only
-        # ever replaced whole (under the lock, in `_remember`).
-        seen = self._seen.get(key)
         if seen is not None:
-            now = time.monotonic()
-            fresh = now - self._checked.get(key, -math.inf) < self.recheck_seconds
-            if not fresh and seen.signature == self._signature(seen.files, name, version):
-                self._checked[key] = now
-                fresh = True
-            if fresh:
-                note_ruleset(seen.compiled.sha256)
-                return seen.compiled
+            note_ruleset(seen.sha256)
+            return seen
         try:
             resolved = self.resolve(ref, field)
             compiled = self.compile(resolved)
@@ -138,6 +132,22 @@ class RulesetSource:
         self._remember(key, resolved, compiled)
         note_ruleset(compiled.sha256)
         return compiled
+
+    def _fresh(self, key: tuple[str, str]) -> CompiledRuleset | None:
+        """The compiled ruleset remembered for ``key`` if its files are known unchanged: looked
+        at within the recheck interval, or stat-ed now and found the same."""
+        # Lock-free reads: one dict lookup is atomic, and `_seen`/`_checked` entries are only
+        # ever replaced whole (under the lock, in `_remember`).
+        seen = self._seen.get(key)
+        if seen is None:
+            return None
+        now = time.monotonic()
+        if now - self._checked.get(key, -math.inf) < self.recheck_seconds:
+            return seen.compiled
+        if seen.signature == self._signature(seen.files, *key):
+            self._checked[key] = now
+            return seen.compiled
+        return None
 
     # Resolving a reference reads the folder and hashes the chain's texts on every call, which
     # costs more than scoring. `_seen` remembers, per (name, version), the files a resolution

@@ -120,3 +120,21 @@ def test_a_name_is_required(folder: Path) -> None:
     with pytest.raises(InputError) as info:
         RulesetSource(folder, Limits()).compiled(vals.RulesetRef(), "base")
     assert ["base.name"] == [v.field for v in info.value.violations]
+
+
+def test_a_version_the_folder_holds_does_not_ask_the_database(folder: Path) -> None:
+    """Once the folder answered a NAME@VERSION, later calls skip the published-rulesets lookup; "latest" still asks."""
+    asked: list[tuple[str, str]] = []
+
+    class Published:
+        def lookup(self, name: str, version: str, registry: object) -> None:
+            asked.append((name, version))
+
+    source = RulesetSource(folder, Limits(), recheck_seconds=60.0)
+    source.published = Published()  # type: ignore[assignment]
+    for _ in range(3):
+        source.compiled(vals.RulesetRef(name="divz", version="1"))
+    assert [("divz", "1")] == asked  # only before the folder's answer was known
+    for _ in range(2):
+        source.compiled(vals.RulesetRef(name="divz"))
+    assert [("divz", "1"), ("divz", ""), ("divz", "")] == asked
