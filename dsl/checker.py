@@ -40,7 +40,7 @@ from dsl.check_scope import (
     did_you_mean,
 )
 from dsl.check_values import ValueChecker, a_kind, names_phrase
-from dsl.errors import ERROR, WARNING, Diagnostic, RulesetError
+from dsl.errors import ERROR, WARNING, Diagnostic, RulesetError, source_lines
 from dsl.parser import parse
 from dsl.types import Type
 
@@ -253,7 +253,7 @@ class _Checker:
             text = self.sources.get(span.file)
             if text is None:
                 return None
-            lines = self.line_cache[span.file] = text.splitlines()
+            lines = self.line_cache[span.file] = source_lines(text)
         return lines[span.line - 1] if 1 <= span.line <= len(lines) else None
 
     def _name_span(self, span: n.Span, name: str) -> n.Span:

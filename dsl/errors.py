@@ -54,6 +54,19 @@ class Diagnostic:
         }
 
 
+def source_lines(text: str) -> list[str]:
+    """A source's lines numbered as Lark numbers them for spans: split at "\n" only.
+
+    `str.splitlines` also breaks at \f, \v, \x1c–\x1e, \x85, U+2028 and U+2029, which
+    may stand inside a string or comment, and every later line would be off by one.
+    A final line break ends the last line (as with splitlines); a "\r" before it goes.
+    """
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    return [line.removesuffix("\r") for line in lines]
+
+
 def render(diag: Diagnostic, source: str | None) -> str:
     """Render one diagnostic as SPEC §1.10 shows: header, source line, caret.
 
@@ -64,7 +77,7 @@ def render(diag: Diagnostic, source: str | None) -> str:
     message = diag.message if not diag.hint else f"{diag.message}; {diag.hint}"
     out = [f"{s.file}:{s.line}:{s.column}: {diag.severity}: {message}"]
     if source is not None and s.line >= 1:
-        lines = source.splitlines()
+        lines = source_lines(source)
         if s.line <= len(lines):
             text = lines[s.line - 1].expandtabs(1)
             end = s.end_column if s.end_line == s.line else len(text) + 1

@@ -28,7 +28,7 @@ from lark.visitors import Transformer_NonRecursive
 
 from dsl import nodes as n
 from dsl.check_scope import did_you_mean
-from dsl.errors import ERROR, Diagnostic, RulesetError
+from dsl.errors import ERROR, Diagnostic, RulesetError, source_lines
 
 _lock = threading.Lock()
 _parser: lark.Lark | None = None
@@ -270,9 +270,8 @@ def parse_expr(text: str, path: str = "<expr>") -> n.Expr:
 def scan_comments(text: str) -> list[n.Comment]:
     """Every ``#`` comment outside string literals, with its position."""
     out: list[n.Comment] = []
-    # Lines are counted at "\n" only, as Lark counts them for spans (splitlines would also
-    # break at \f, \v, \x85, \u2028, … and put comments on the wrong line).
-    for lineno, line in enumerate(text.split("\n"), start=1):
+    # Numbered as Lark numbers lines for spans (see `source_lines`).
+    for lineno, line in enumerate(source_lines(text), start=1):
         in_string = False
         i = 0
         while i < len(line):
@@ -349,7 +348,7 @@ def _join_words(words: list[str]) -> str:
 
 
 def _previous_token(text: str, line: int, column: int) -> str | None:
-    lines = text.splitlines()
+    lines = source_lines(text)
     current = lines[line - 1][: column - 1] if line - 1 < len(lines) else ""
     before = "\n".join([*lines[: line - 1], current])
     before = re.sub(r"#[^\n]*", "", before).rstrip()
@@ -367,7 +366,7 @@ def _syntax_diagnostic(exc: lark.exceptions.UnexpectedInput, text: str, path: st
     line = getattr(exc, "line", None) or 1
     column = getattr(exc, "column", None) or 1
     if line < 1:  # Lark reports -1 at end of input
-        lines = text.splitlines() or [""]
+        lines = source_lines(text) or [""]
         line, column = len(lines), len(lines[-1]) + 1
     if isinstance(exc, lark.exceptions.UnexpectedCharacters):
         pos = exc.pos_in_stream or 0

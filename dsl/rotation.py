@@ -25,7 +25,7 @@ from typing import Any
 
 from dsl import nodes as n
 from dsl.case import ROLES, HistoryEntry, Holders
-from dsl.errors import EvaluationError
+from dsl.errors import EvaluationError, source_lines
 from dsl.interpreter import evaluate
 from dsl.results import PickTrace, RoleDecision, RotationResult
 
@@ -394,7 +394,7 @@ def pick_text(pick: n.Pick, source: str | None = None) -> str:
 @functools.lru_cache(maxsize=32)
 def _source_lines(source: str) -> tuple[str, ...]:
     # Rulesets are few and immutable: split each once, not on every trace line.
-    return tuple(source.splitlines())
+    return tuple(source_lines(source))
 
 
 def span_text(source: str, span: n.Span) -> str:

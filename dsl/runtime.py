@@ -24,7 +24,7 @@ from typing import Any
 
 from dsl import inputs
 from dsl import nodes as n
-from dsl.errors import EvaluationError
+from dsl.errors import EvaluationError, source_lines
 
 #: The one context for all ruleset arithmetic: 28 significant digits, banker's rounding
 #: for intermediate results (as Python's default), traps on division by zero and overflow.
@@ -206,7 +206,7 @@ class Plan:
 
 def source_text(source: str, span: n.Span) -> str:
     """The text a span covers (one line joined with spaces if it crosses lines)."""
-    lines = source.splitlines()
+    lines = source_lines(source)
     if not span.line or span.line > len(lines):
         return ""
     if span.end_line == span.line:

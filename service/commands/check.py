@@ -30,7 +30,7 @@ from typing import Any
 
 from dsl import nodes as n
 from dsl.checker import check
-from dsl.errors import ERROR, Diagnostic, NotFoundError, RulesetError, render
+from dsl.errors import ERROR, Diagnostic, NotFoundError, RulesetError, render, source_lines
 from dsl.parser import normalize, parse
 from service.commands._common import EXIT_ERRORS, EXIT_OK, EXIT_USAGE
 
@@ -167,7 +167,7 @@ def _foreign_tests(
 def _first_line(span: n.Span, text: str) -> n.Span:
     if span.end_line == span.line:
         return span
-    lines = text.splitlines()
+    lines = source_lines(text)
     end = len(lines[span.line - 1]) + 1 if 0 < span.line <= len(lines) else span.column + 1
     return n.Span(span.line, span.column, span.line, end, span.file)
 

@@ -23,7 +23,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from dsl.errors import EvaluationError, InputError, NotFoundError, RulesetError
+from dsl.errors import EvaluationError, InputError, NotFoundError, RulesetError, source_lines
 from dsl.results import UnitResult, fmt_decimal, value_to_json
 
 if TYPE_CHECKING:
@@ -149,7 +149,7 @@ def error_json(exc: Exception) -> dict[str, Any]:
 def score_lines(compiled: CompiledRuleset, text: str, explain: bool, out: TextIO) -> int:
     """Score every non-blank line; one JSON object per line out; 1 if any line failed."""
     failed = False
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(source_lines(text), start=1):
         if not line.strip():
             continue
         try:

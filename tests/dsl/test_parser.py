@@ -462,3 +462,23 @@ def test_mutated_reference_raises_only_ruleset_errors(edits: list[tuple[str, int
         else:
             tokens.insert(at, f" {word} ")
     parse_or_ruleset_error("".join(tokens))
+
+
+@pytest.mark.parametrize("separator", ["\u2028", "\f", "\x85", "\u2029"])
+def test_rendered_lines_are_lark_lines(separator: str) -> None:
+    """A line separator other than \\n inside a comment or string does not shift the line a diagnostic shows."""
+    from dsl.checker import check_source
+    from dsl.errors import render_all
+
+    text = (
+        f'ruleset r version "1" {{\n  # a{separator}b\n  description "x{separator}y"\n  let a = nothere\n}}\n'
+    )
+    checked = check_source(text, "r.rules")
+    rendered = render_all(checked.diagnostics, text)
+    assert "r.rules:4:11: error: unknown name 'nothere'" in rendered
+    assert "\n      let a = nothere\n" in rendered + "\n"
+    with pytest.raises(RulesetError) as caught:
+        parse(f'ruleset r version "1" {{\n  # a{separator}b\n  let a = 1 +\n}}\n')
+    (diag,) = caught.value.diagnostics
+    assert diag.span.line == 4
+    assert "after `+`" in diag.message

@@ -112,6 +112,21 @@ def test_jsonl_streams_and_reports_bad_lines(tmp_path: Path, capsys: pytest.Capt
     assert {"line": 8, "error": {"kind": "json", "message": "invalid JSON: Expecting value"}} == records[-1]
 
 
+def test_jsonl_lines_end_at_newlines_only(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A JSON string holding a raw U+2028 (valid JSON) stays on its line: lines end at \\n only."""
+    first, second = submissions()[:2]
+    first = {**first, "unit": "tham\u2028muu"}
+    path = tmp_path / "sep.jsonl"
+    path.write_text(
+        json.dumps(first, ensure_ascii=False) + "\n" + json.dumps(second) + "\n", encoding="utf-8"
+    )
+    assert 0 == cli.main(["score", str(RULES), str(path)])
+    records = [json.loads(line) for line in capsys.readouterr().out.split("\n") if line]
+    assert [("tham\u2028muu", "102.88"), (second["unit"], "90.40")] == [
+        (r["unit"], r["score"]) for r in records
+    ]
+
+
 def test_evaluation_error_names_criterion(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Division by zero prints the criterion and its line, exit 1."""
     rules = tmp_path / "d.rules"
