@@ -26,6 +26,10 @@ if TYPE_CHECKING:
     from service.cache import LRUCache
 
 
+#: Most names whose newest published version is remembered at once.
+_LATEST_REMEMBERED = 1024
+
+
 class PublishedRulesets:
     """Published versions from a `Store`, compiled on demand."""
 
@@ -65,6 +69,9 @@ class PublishedRulesets:
         # Kept whole: a published version's content never changes, so the record stays true.
         latest = published[-1] if published else None
         with self._lock:
+            # Names come from clients: what is remembered stays bounded (as RulesetSource's own).
+            if len(self._latest) >= _LATEST_REMEMBERED:
+                self._latest.clear()
             self._latest[name] = (now, latest)
         return latest
 

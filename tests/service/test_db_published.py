@@ -49,3 +49,13 @@ def test_latest_is_read_from_the_database_once_per_ttl(
     assert first is not None and second is not None
     assert ("3", "3") == (first.version, second.version)
     assert ["list_rulesets"] == calls
+
+
+def test_remembered_latest_versions_stay_bounded(store: Store) -> None:
+    """Asking "latest" for ever new names (names come from clients) never remembers more than the bound."""
+    from service.db import published as module
+
+    rulesets = PublishedRulesets(store, LRUCache(4))
+    for i in range(module._LATEST_REMEMBERED + 10):
+        rulesets._latest_published(f"nope{i}")
+    assert len(rulesets._latest) <= module._LATEST_REMEMBERED
